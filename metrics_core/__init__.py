@@ -1,0 +1,1 @@
+"""Pulse core: events, windows, metric families, the store and exposition (no Faust here)."""
