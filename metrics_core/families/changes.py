@@ -1,0 +1,78 @@
+"""What one batch changes in one shard: counter deltas, unique-set members, entity states.
+
+Families record changes at event time with a 1-second grain; `spread` then places them in
+the bucket of every tier. Every ladder width is a whole number of seconds, so a second
+never straddles two buckets of any tier.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from metrics_core.windows import is_readable
+
+SEP = "\x1f"  # joins a field's parts; sanitised labels are printable, so it cannot occur in them
+
+
+def field_name(*parts: str) -> str:
+    """`field_name("pv", "shop")` -> 'pv\\x1fshop': a counter or unique-set name."""
+    return SEP.join(parts)
+
+
+@dataclass
+class Changes:
+    """The deltas of one batch for one shard, before they are spread over tiers."""
+
+    counts: Counter[tuple[int, str]] = field(default_factory=Counter)
+    uniques: defaultdict[tuple[int, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    states: dict[str, tuple[bytes | None, int]] = field(default_factory=dict)
+    pipeline: Counter[str] = field(default_factory=Counter)
+
+    def count(self, ts_ms: int, name: str, n: int = 1) -> None:
+        self.counts[(ts_ms // 1000, name)] += n
+
+    def unique(self, ts_ms: int, name: str, member: str) -> None:
+        self.uniques[(ts_ms // 1000, name)].add(member)
+
+    def put_state(self, key: str, value: bytes | None, expire_at_ms: int = 0) -> None:
+        """Set (or, with None, delete) an entity's state; it expires at `expire_at_ms`."""
+        self.states[key] = (value, expire_at_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Changes placed in buckets: `counters[(bucket_ms, start_ms)] = {field: delta}`."""
+
+    counters: dict[tuple[int, int], dict[str, int]]
+    uniques: dict[tuple[int, int, str], set[str]]
+
+
+def spread(changes: Changes, tier_spans: Mapping[int, int], now_ms: int) -> Spread:
+    """Place each change in its bucket of every tier that a window still reads.
+
+    `tier_spans` maps bucket width -> the longest window read from that tier.
+    Zero net deltas (e.g. a session retracted and re-added unchanged) are dropped.
+    """
+    counters: defaultdict[tuple[int, int], dict[str, int]] = defaultdict(dict)
+    uniques: defaultdict[tuple[int, int, str], set[str]] = defaultdict(set)
+    for (second, name), delta in changes.counts.items():
+        if delta:
+            for bucket in _buckets(second * 1000, tier_spans, now_ms):
+                fields = counters[bucket]
+                fields[name] = fields.get(name, 0) + delta
+    for (second, name), members in changes.uniques.items():
+        for bucket_ms, start in _buckets(second * 1000, tier_spans, now_ms):
+            uniques[(bucket_ms, start, name)] |= members
+    return Spread(
+        {b: f for b, f in counters.items() if any(f.values())},
+        dict(uniques),
+    )
+
+
+def _buckets(ts_ms: int, tier_spans: Mapping[int, int], now_ms: int) -> Iterable[tuple[int, int]]:
+    for bucket_ms, span_ms in tier_spans.items():
+        start = ts_ms - ts_ms % bucket_ms
+        if is_readable(start, bucket_ms, span_ms, now_ms):
+            yield bucket_ms, start

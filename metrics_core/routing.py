@@ -1,0 +1,53 @@
+"""Which partition owns an event: its routing key, hashed as Kafka's default partitioner does.
+
+State follows partition ownership (DESIGN §1): every entity (session, visitor, message,
+response, customer) is owned by exactly one partition. An event that arrives on another
+partition (unkeyed, or keyed otherwise) is forwarded through `<topic>.repartition`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+
+from aiokafka.partitioner import murmur2
+
+from metrics_core.events.model import Event
+
+# The id that orders each type's entity; the first present field wins, else the event_id.
+_ROUTING_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "clickstream": ("session_id", "anonymous_id", "user_id"),
+    "email": ("message_id",),
+    "survey": ("response_id",),
+    "social": ("conversation_id",),
+    "customer": ("customer_id", "ticket_id", "attendee_id"),
+}
+
+
+def routing_key(event: Event) -> str:
+    """The key a producer should send this event with.
+
+    >>> from metrics_core.events.model import Event
+    >>> routing_key(Event("e1", "clickstream.page_view", 0, "default", {"page": "/", "anonymous_id": "a1"}))
+    'a1'
+    """
+    fields = event.fields
+    for name in _ROUTING_FIELDS.get(event.family, ()):
+        value = fields.get(name)
+        if value:
+            return str(value)
+    return event.event_id
+
+
+@lru_cache(maxsize=262_144)
+def _hash(key: str) -> int:
+    return int(murmur2(key.encode())) & 0x7FFFFFFF
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """Kafka's default (Java, aiokafka) partition for a key: murmur2 & 0x7fffffff mod n."""
+    return _hash(key) % partitions
+
+
+def owner(event: Event, partitions: int, key_of: Callable[[Event], str] = routing_key) -> int:
+    return partition_for(key_of(event), partitions)

@@ -1,0 +1,79 @@
+"""Settings: one frozen object, the only place that reads the environment (prefix PULSE_)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from metrics_core.events.model import FAMILIES
+from metrics_core.windows import Window, parse_duration_ms, parse_windows, retention_ms
+
+
+class Settings(BaseSettings):
+    """Every knob of Pulse. Build it directly in tests: `Settings(kafka_url=..., ...)`."""
+
+    model_config = SettingsConfigDict(env_prefix="PULSE_", frozen=True, extra="forbid")
+
+    kafka_url: str | None = Field(None, description="e.g. kafka://127.0.0.1:9092 (comma-separated brokers)")
+    redis_url: str | None = Field(None, description="e.g. redis://127.0.0.1:6379/0")
+    topic_prefix: str = Field("", description="prepended to every topic name")
+    windows: str = Field("5m,1h,24h,7d,30d", description="rolling windows, comma-separated")
+    exporter_host: str = Field("0.0.0.0", description="address the exporter binds")
+    exporter_port: int = Field(9640, ge=0, le=65535)
+    dedup_horizon: str = Field("72h", description="how long an event_id is remembered")
+    label_cap: int = Field(500, ge=1, description="distinct values kept per label; the rest fold into __other__")
+    session_timeout: str = Field("30m", description="inactivity that ends a session without session_id")
+    partitions: int = Field(4, ge=1, description="partitions of the topics Pulse creates")
+    app_id: str = Field("pulse", description="Kafka consumer group / Faust app id")
+    batch_size: int = Field(2000, ge=1, description="events per batch (take_events max)")
+    batch_within_s: float = Field(0.25, gt=0, description="longest wait to fill a batch")
+    max_event_bytes: int = Field(65_536, ge=256, description="larger messages are rejected (too_large)")
+    rebalance_timeout_s: float = Field(60.0, gt=0, description="Kafka group rebalance timeout")
+
+    @field_validator("windows")
+    @classmethod
+    def _windows_parse(cls, value: str) -> str:
+        parse_windows(value)
+        return value
+
+    @field_validator("dedup_horizon", "session_timeout")
+    @classmethod
+    def _duration_parses(cls, value: str) -> str:
+        parse_duration_ms(value)
+        return value
+
+    @cached_property
+    def window_list(self) -> tuple[Window, ...]:
+        return parse_windows(self.windows)
+
+    @property
+    def retention_ms(self) -> int:
+        return retention_ms(self.window_list)
+
+    @property
+    def dedup_horizon_ms(self) -> int:
+        return parse_duration_ms(self.dedup_horizon)
+
+    @property
+    def session_timeout_ms(self) -> int:
+        return parse_duration_ms(self.session_timeout)
+
+    @property
+    def embedded(self) -> bool:
+        """Neither URL given: `pulse run` starts its own broker and Redis."""
+        return self.kafka_url is None and self.redis_url is None
+
+    def topic(self, family: str) -> str:
+        return f"{self.topic_prefix}{family}"
+
+    def dlq_topic(self, family: str) -> str:
+        return f"{self.topic_prefix}{family}.dlq"
+
+    def repartition_topic(self, family: str) -> str:
+        return f"{self.topic_prefix}{family}.repartition"
+
+    def all_topics(self) -> list[str]:
+        return [name for f in FAMILIES for name in
+                (self.topic(f), self.dlq_topic(f), self.repartition_topic(f))]

@@ -1,0 +1,109 @@
+"""The store interface: one shard's snapshot for a batch, one atomic commit, and scrape-time reads.
+
+A shard is one partition of one family (`clickstream` partition 3). Everything a batch
+touches lives in its shard (one Redis Cluster hash slot); a commit is all-or-nothing and
+carries the shard version it was computed from, so a concurrent writer makes it fail with
+`StoreConflict` (re-read, recompute) instead of applying stale arithmetic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from metrics_core.families.changes import Spread
+
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ShardId:
+    family: str
+    partition: int
+
+    def __str__(self) -> str:
+        return f"{self.family}:{self.partition}"
+
+
+def fingerprint(event_id: str) -> bytes:
+    """The 8-byte de-duplication fingerprint of an event id.
+
+    >>> fingerprint("evt-1").hex()
+    'be436e82dda15c47'
+    """
+    return hashlib.blake2b(event_id.encode(), digest_size=8).digest()
+
+
+def dedup_bucket(ts_ms: int) -> int:
+    """Fingerprints are kept per event-time hour: a retry carries its original timestamp."""
+    return ts_ms - ts_ms % HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a shard holds for one batch, read before computing it."""
+
+    version: int
+    fence: int  # last applied offset of this source partition; -1 when none
+    seen: frozenset[bytes]  # fingerprints of the batch already seen within the horizon
+    states: Mapping[str, bytes | None]
+    labels: Mapping[str, Mapping[str, int]] | None  # None: unchanged since `cached_version`
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One batch's writes, applied atomically iff the shard is still at `expected_version`."""
+
+    expected_version: int
+    source: str  # fence field: "<topic identity>|<partition>"
+    last_offset: int
+    fingerprints: Mapping[int, Sequence[bytes]]  # dedup bucket -> new fingerprints
+    dedup_expire_ms: int
+    spread: Spread
+    bucket_expiry_ms: Mapping[int, int]  # bucket width -> how long after its start it lives
+    states: Mapping[str, tuple[bytes | None, int]]  # key -> (value or delete, expire at ms)
+    labels_touched: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    labels_released: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    pipeline: Mapping[str, int] = field(default_factory=dict)  # counters (incremented)
+    gauges: Mapping[str, int] = field(default_factory=dict)  # set as they are
+    maxima: Mapping[str, int] = field(default_factory=dict)  # kept at the largest value seen
+
+
+class Store(Protocol):
+    """The worker's side: read a shard for a batch, commit the batch."""
+
+    async def snapshot(self, shard: ShardId, source: str, fingerprints: Sequence[tuple[int, bytes]],
+                       state_keys: Sequence[str], cached_version: int | None) -> Snapshot: ...
+
+    async def commit(self, shard: ShardId, commit: Commit) -> int:
+        """Apply and return the new version; 0 when the fence shows the batch already applied.
+
+        Raises StoreConflict when the shard moved past `expected_version`.
+        """
+        ...
+
+    async def register(self, shard: ShardId) -> None:
+        """Make the shard known to exporters."""
+        ...
+
+
+class Reader(Protocol):
+    """The exporter's side: sums over every shard of a family, read at scrape time."""
+
+    def shards(self) -> list[ShardId]: ...
+
+    def counters(self, shards: Sequence[ShardId], bucket_ms: int,
+                 starts: Sequence[int]) -> dict[str, int]: ...
+
+    def uniques(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int],
+                groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+        """For each group, the size of the union of its unique sets over shards and buckets."""
+        ...
+
+    def pipeline(self, shards: Sequence[ShardId]) -> list[dict[str, int]]:
+        """Each shard's pipeline hash (counters, gauges and maxima)."""
+        ...
+
+    def ping(self) -> bool: ...

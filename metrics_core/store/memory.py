@@ -1,0 +1,114 @@
+"""An in-memory store with the Redis store's semantics, for unit tests of the pure core.
+
+Uniques are exact sets here (Redis uses HyperLogLog); expiry is not simulated.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from itertools import product
+from dataclasses import dataclass, field
+
+from metrics_core.errors import StoreConflict
+from metrics_core.store.base import Commit, ShardId, Snapshot
+
+
+@dataclass
+class _Shard:
+    version: int = 0
+    fences: dict[str, int] = field(default_factory=dict)
+    seen: defaultdict[int, set[bytes]] = field(default_factory=lambda: defaultdict(set))
+    states: dict[str, bytes] = field(default_factory=dict)
+    counters: defaultdict[tuple[int, int], defaultdict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    uniques: defaultdict[tuple[int, int, str], set[str]] = field(
+        default_factory=lambda: defaultdict(set))
+    labels: defaultdict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    pipeline: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class MemoryStore:
+    """Both sides (Store and Reader) over plain dicts."""
+
+    def __init__(self) -> None:
+        self._shards: defaultdict[ShardId, _Shard] = defaultdict(_Shard)
+        self._registered: set[ShardId] = set()
+
+    async def snapshot(self, shard: ShardId, source: str, fingerprints: Sequence[tuple[int, bytes]],
+                       state_keys: Sequence[str], cached_version: int | None) -> Snapshot:
+        s = self._shards[shard]
+        return Snapshot(
+            version=s.version,
+            fence=s.fences.get(source, -1),
+            seen=frozenset(fp for bucket, fp in fingerprints if fp in s.seen[bucket]),
+            states={k: s.states.get(k) for k in state_keys},
+            labels=None if cached_version == s.version else
+            {label: dict(values) for label, values in s.labels.items()},
+        )
+
+    async def commit(self, shard: ShardId, commit: Commit) -> int:
+        s = self._shards[shard]
+        if s.version != commit.expected_version:
+            raise StoreConflict(f"shard {shard} is at version {s.version}, "
+                                f"batch computed at {commit.expected_version}")
+        if s.fences.get(commit.source, -1) >= commit.last_offset:
+            return 0
+        for bucket, fps in commit.fingerprints.items():
+            s.seen[bucket].update(fps)
+        for key, (value, _expire) in commit.states.items():
+            if value is None:
+                s.states.pop(key, None)
+            else:
+                s.states[key] = value
+        for bucket_key, fields in commit.spread.counters.items():
+            for name, delta in fields.items():
+                s.counters[bucket_key][name] += delta
+        for unique_key, members in commit.spread.uniques.items():
+            s.uniques[unique_key] |= members
+        for label, values in commit.labels_touched.items():
+            s.labels[label].update(values)
+        for label, gone in commit.labels_released.items():
+            for value in gone:
+                s.labels[label].pop(value, None)
+        for name, delta in commit.pipeline.items():
+            s.pipeline[name] += delta
+        s.pipeline.update(commit.gauges)
+        for name, value in commit.maxima.items():
+            s.pipeline[name] = max(s.pipeline.get(name, value), value)
+        s.fences[commit.source] = commit.last_offset
+        s.version += 1
+        return s.version
+
+    async def register(self, shard: ShardId) -> None:
+        self._registered.add(shard)
+
+    # Reader side
+
+    def shards(self) -> list[ShardId]:
+        return sorted(self._registered)
+
+    def counters(self, shards: Sequence[ShardId], bucket_ms: int,
+                 starts: Sequence[int]) -> dict[str, int]:
+        total: defaultdict[str, int] = defaultdict(int)
+        for shard in shards:
+            for start in starts:
+                for name, value in self._shards[shard].counters.get((bucket_ms, start), {}).items():
+                    total[name] += value
+        return dict(total)
+
+    def uniques(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int],
+                groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+        result = {}
+        for group, names in groups.items():
+            members: set[str] = set()
+            for shard, start, name in product(shards, starts, names):
+                members |= self._shards[shard].uniques.get((bucket_ms, start, name), set())
+            result[group] = len(members)
+        return result
+
+    def pipeline(self, shards: Sequence[ShardId]) -> list[dict[str, int]]:
+        return [dict(self._shards[shard].pipeline) for shard in shards]
+
+    def ping(self) -> bool:
+        return True

@@ -1,0 +1,139 @@
+#!lua name=pulse_v1
+
+--[[
+Pulse's Redis Functions. Every call touches one shard: KEYS[1] is the shard's key prefix, a
+hash tag such as "{pulse:clickstream:3}", and every key read or written starts with it, so a
+call stays in one Redis Cluster hash slot. Integers travel as strings (Lua numbers are doubles).
+
+Keys under a shard prefix P:
+  P:ver                    version, incremented by every applied commit
+  P:fence                  hash: source "<topic identity>|<partition>" -> last applied offset
+  P:dd:<hour>              set of 8-byte event-id fingerprints, by event-time hour
+  P:st:<key>               an entity's state (JSON)
+  P:c:<width>:<start>      hash: the counters of one bucket
+  P:h:<width>:<start>:<n>  HyperLogLog: the unique set <n> of one bucket
+  P:lab:<label>            sorted set: admitted label value -> last seen ms
+  P:labs                   set of the label names that have a P:lab key
+  P:pipe                   hash: pipeline counters, gauges and maxima
+]]
+
+local CHUNK = 1000  -- unpack() limit headroom
+
+-- pulse_snapshot: what a batch needs to be computed. Read only.
+-- ARGV[1] source, ARGV[2] cached version ("" for none), ARGV[3] fingerprints (8 bytes each),
+-- ARGV[4] JSON [[hour, n], ...] (how many fingerprints of the blob belong to each hour),
+-- ARGV[5..] state keys.
+-- Returns {version, fence, {0|1 per fingerprint}, {state or nil per key}, labels or nil};
+-- labels is {label, {value, last_seen, ...}, ...}, sent only when the version differs.
+local function pulse_snapshot(keys, args)
+  local p = keys[1]
+  local version = redis.call('GET', p .. ':ver') or '0'
+  local fence = redis.call('HGET', p .. ':fence', args[1]) or '-1'
+  local blob, pos, seen = args[3], 1, {}
+  for _, b in ipairs(cjson.decode(args[4])) do
+    local key = p .. ':dd:' .. b[1]
+    for _ = 1, tonumber(b[2]) do
+      seen[#seen + 1] = redis.call('SISMEMBER', key, string.sub(blob, pos, pos + 7))
+      pos = pos + 8
+    end
+  end
+  local states = {}
+  for i = 5, #args do
+    states[#states + 1] = redis.call('GET', p .. ':st:' .. args[i]) or false
+  end
+  local labels = false
+  if args[2] ~= version then
+    labels = {}
+    for _, label in ipairs(redis.call('SMEMBERS', p .. ':labs')) do
+      labels[#labels + 1] = label
+      labels[#labels + 1] = redis.call('ZRANGE', p .. ':lab:' .. label, 0, -1, 'WITHSCORES')
+    end
+  end
+  return {version, fence, seen, states, labels}
+end
+
+local function incr_fields(key, fields)
+  for i = 1, #fields, 2 do
+    if redis.call('HINCRBY', key, fields[i], fields[i + 1]) == 0 then
+      redis.call('HDEL', key, fields[i])
+    end
+  end
+end
+
+local function add_members(key, members)
+  for i = 1, #members, CHUNK do
+    redis.call('PFADD', key, unpack(members, i, math.min(i + CHUNK - 1, #members)))
+  end
+end
+
+-- pulse_commit: apply one batch atomically, or nothing.
+-- ARGV[1] JSON payload (see RedisStore._payload), ARGV[2] fingerprints (8 bytes each).
+-- Returns {"ok", new version} | {"conflict", version} | {"fenced", version}.
+local function pulse_commit(keys, args)
+  local p = keys[1]
+  local c = cjson.decode(args[1])
+  local version = redis.call('GET', p .. ':ver') or '0'
+  if version ~= c.v then
+    return {'conflict', version}
+  end
+  local fence = redis.call('HGET', p .. ':fence', c.src)
+  if fence and tonumber(fence) >= tonumber(c.off) then
+    return {'fenced', version}
+  end
+  local blob, pos = args[2], 1
+  for _, b in ipairs(c.dd) do
+    local key = p .. ':dd:' .. b[1]
+    for _ = 1, tonumber(b[2]) do
+      redis.call('SADD', key, string.sub(blob, pos, pos + 7))
+      pos = pos + 8
+    end
+    redis.call('PEXPIREAT', key, c.ddx)
+  end
+  for _, s in ipairs(c.s) do
+    local key = p .. ':st:' .. s[1]
+    if s[2] then
+      redis.call('SET', key, s[2], 'PXAT', s[3])
+    else
+      redis.call('DEL', key)
+    end
+  end
+  for _, b in ipairs(c.c) do
+    local key = p .. ':c:' .. b[1]
+    incr_fields(key, b[3])
+    redis.call('PEXPIREAT', key, b[2])
+  end
+  for _, h in ipairs(c.h) do
+    local key = p .. ':h:' .. h[1]
+    add_members(key, h[3])
+    redis.call('PEXPIREAT', key, h[2])
+  end
+  for _, l in ipairs(c.lt) do
+    redis.call('SADD', p .. ':labs', l[1])
+    local key, pairs_ = p .. ':lab:' .. l[1], l[2]
+    for i = 1, #pairs_, 2 do
+      redis.call('ZADD', key, pairs_[i + 1], pairs_[i])
+    end
+  end
+  for _, l in ipairs(c.lr) do
+    for i = 1, #l[2], CHUNK do
+      redis.call('ZREM', p .. ':lab:' .. l[1], unpack(l[2], i, math.min(i + CHUNK - 1, #l[2])))
+    end
+  end
+  local pipe = p .. ':pipe'
+  incr_fields(pipe, c.pc)
+  for i = 1, #c.pg, 2 do
+    redis.call('HSET', pipe, c.pg[i], c.pg[i + 1])
+  end
+  for i = 1, #c.pm, 2 do
+    local current = redis.call('HGET', pipe, c.pm[i])
+    if not current or tonumber(current) < tonumber(c.pm[i + 1]) then
+      redis.call('HSET', pipe, c.pm[i], c.pm[i + 1])
+    end
+  end
+  redis.call('HSET', p .. ':fence', c.src, c.off)
+  return {'ok', redis.call('INCR', p .. ':ver')}
+end
+
+redis.register_function{function_name = 'pulse_snapshot', callback = pulse_snapshot,
+                        flags = {'no-writes'}}
+redis.register_function('pulse_commit', pulse_commit)

@@ -1,0 +1,193 @@
+"""The Redis store: shard snapshots and atomic commits through the `pulse_v1` Redis Functions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import product
+from importlib import resources
+from typing import Any
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from metrics_core.errors import StoreConflict, StoreUnavailable
+from metrics_core.store.base import Commit, ShardId, Snapshot
+
+LIBRARY = resources.files("metrics_core.store").joinpath("pulse.lua").read_text()
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def namespace(topic_prefix: str) -> str:
+    """Key namespace: `pulse`, plus the topic prefix so two deployments can share one Redis."""
+    clean = "".join(ch for ch in topic_prefix if ch not in "{}")
+    return f"pulse:{clean}" if clean else "pulse"
+
+
+def shard_prefix(ns: str, shard: ShardId) -> str:
+    """`{pulse:clickstream:3}`: the hash tag that keeps a shard's keys in one cluster slot."""
+    return f"{{{ns}:{shard.family}:{shard.partition}}}"
+
+
+def _payload(commit: Commit) -> tuple[bytes, bytes]:
+    """The commit as (JSON, fingerprint blob), integers as strings."""
+    blob = b"".join(fp for fps in commit.fingerprints.values() for fp in fps)
+    spread = commit.spread
+    body: dict[str, Any] = {
+        "v": str(commit.expected_version),
+        "src": commit.source,
+        "off": str(commit.last_offset),
+        "dd": [[str(hour), str(len(fps))] for hour, fps in commit.fingerprints.items() if fps],
+        "ddx": str(commit.dedup_expire_ms),
+        "s": [[key, value.decode() if value is not None else False, str(expire)]
+              for key, (value, expire) in commit.states.items()],
+        "c": [[f"{width}:{start}", str(start + commit.bucket_expiry_ms[width]),
+               _flat((name, str(delta)) for name, delta in fields.items() if delta)]
+              for (width, start), fields in spread.counters.items()],
+        "h": [[f"{width}:{start}:{name}", str(start + commit.bucket_expiry_ms[width]), sorted(members)]
+              for (width, start, name), members in spread.uniques.items() if members],
+        "lt": [[label, _flat((value, str(ts)) for value, ts in values.items())]
+               for label, values in commit.labels_touched.items() if values],
+        "lr": [[label, list(values)] for label, values in commit.labels_released.items() if values],
+        "pc": _flat((name, str(n)) for name, n in commit.pipeline.items() if n),
+        "pg": _flat((name, str(n)) for name, n in commit.gauges.items()),
+        "pm": _flat((name, str(n)) for name, n in commit.maxima.items()),
+    }
+    return orjson.dumps(body), blob
+
+
+def _flat(pairs: Iterable[tuple[str, str]]) -> list[str]:
+    return [item for pair in pairs for item in pair]
+
+
+def _fingerprint_args(fingerprints: Sequence[tuple[int, bytes]]) -> tuple[bytes, bytes]:
+    by_hour: defaultdict[int, list[bytes]] = defaultdict(list)
+    for hour, fp in fingerprints:
+        by_hour[hour].append(fp)
+    blob = b"".join(fp for fps in by_hour.values() for fp in fps)
+    return blob, orjson.dumps([[str(hour), str(len(fps))] for hour, fps in by_hour.items()])
+
+
+class RedisStore:
+    """The worker's store: `await store.setup()` once, then snapshot/commit per batch."""
+
+    def __init__(self, url: str, ns: str = "pulse") -> None:
+        self._redis = aioredis.Redis.from_url(url, decode_responses=False)
+        self._ns = ns
+
+    async def setup(self) -> None:
+        """Load (or replace) the Redis Functions library; safe to call from every worker."""
+        try:
+            await self._redis.function_load(LIBRARY, replace=True)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"cannot reach Redis to load functions: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def _fcall(self, name: str, shard: ShardId, *args: bytes | str) -> Any:
+        try:
+            try:
+                return await self._redis.fcall(name, 1, shard_prefix(self._ns, shard), *args)
+            except ResponseError as exc:
+                if "Function not found" not in str(exc):
+                    raise
+                await self.setup()  # a restarted Redis without persistence lost the library
+                return await self._redis.fcall(name, 1, shard_prefix(self._ns, shard), *args)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"Redis unavailable during {name} for shard {shard}: {exc}") from exc
+
+    async def snapshot(self, shard: ShardId, source: str, fingerprints: Sequence[tuple[int, bytes]],
+                       state_keys: Sequence[str], cached_version: int | None) -> Snapshot:
+        blob, hours = _fingerprint_args(fingerprints)
+        cached = "" if cached_version is None else str(cached_version)
+        version, fence, seen, states, labels = await self._fcall(
+            "pulse_snapshot", shard, source, cached, blob, hours, *state_keys)
+        ordered = [fp for _, fps in _group(fingerprints) for fp in fps]
+        return Snapshot(
+            version=int(version),
+            fence=int(fence),
+            seen=frozenset(fp for fp, flag in zip(ordered, seen, strict=True) if flag),
+            states=dict(zip(state_keys, states, strict=True)),
+            labels=None if labels is None else _labels(labels),
+        )
+
+    async def commit(self, shard: ShardId, commit: Commit) -> int:
+        body, blob = _payload(commit)
+        status, version = await self._fcall("pulse_commit", shard, body, blob)
+        if status == b"conflict":
+            raise StoreConflict(f"shard {shard} moved to version {int(version)} "
+                                f"(batch computed at {commit.expected_version})")
+        return int(version) if status == b"ok" else 0
+
+    async def register(self, shard: ShardId) -> None:
+        try:
+            await self._redis.sadd(f"{self._ns}:shards", str(shard))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"Redis unavailable registering shard {shard}: {exc}") from exc
+
+
+def _group(fingerprints: Sequence[tuple[int, bytes]]) -> list[tuple[int, list[bytes]]]:
+    by_hour: defaultdict[int, list[bytes]] = defaultdict(list)
+    for hour, fp in fingerprints:
+        by_hour[hour].append(fp)
+    return list(by_hour.items())
+
+
+def _labels(flat: list[Any]) -> dict[str, dict[str, int]]:
+    result: dict[str, dict[str, int]] = {}
+    for label, pairs in zip(flat[::2], flat[1::2], strict=True):
+        result[label.decode()] = {pairs[i].decode(): int(float(pairs[i + 1]))
+                                  for i in range(0, len(pairs), 2)}
+    return result
+
+
+class RedisReader:
+    """The exporter's reads, synchronous (the Prometheus collector runs in the HTTP thread)."""
+
+    def __init__(self, url: str, ns: str = "pulse") -> None:
+        self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        self._ns = ns
+
+    def shards(self) -> list[ShardId]:
+        members = self._redis.smembers(f"{self._ns}:shards")
+        return sorted(ShardId(f, int(p)) for f, _, p in (m.rpartition(":") for m in members))
+
+    def counters(self, shards: Sequence[ShardId], bucket_ms: int,
+                 starts: Sequence[int]) -> dict[str, int]:
+        pipe = self._redis.pipeline(transaction=False)
+        for shard in shards:
+            prefix = shard_prefix(self._ns, shard)
+            for start in starts:
+                pipe.hgetall(f"{prefix}:c:{bucket_ms}:{start}")
+        total: defaultdict[str, int] = defaultdict(int)
+        for fields in pipe.execute():
+            for name, value in fields.items():
+                total[name] += int(value)
+        return dict(total)
+
+    def uniques(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int],
+                groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+        if not groups:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for names in groups.values():
+            pipe.pfcount(*[f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:{name}"
+                           for shard, start, name in product(shards, starts, names)])
+        return dict(zip(groups, pipe.execute(), strict=True))
+
+    def pipeline(self, shards: Sequence[ShardId]) -> list[dict[str, int]]:
+        pipe = self._redis.pipeline(transaction=False)
+        for shard in shards:
+            pipe.hgetall(f"{shard_prefix(self._ns, shard)}:pipe")
+        return [{k: int(v) for k, v in h.items()} for h in pipe.execute()]
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._redis.ping())
+        except _UNAVAILABLE:
+            return False
