@@ -1,0 +1,108 @@
+"""From Faust events to the core and back: group a batch by partition, apply, emit DLQ/re-keys.
+
+Kept free of agent plumbing so the agents stay a few lines each.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from metrics_core.batch import Applier, Limits, Outcome, Plan, Record, classify
+from metrics_core.families.base import Family
+from metrics_core.families.changes import SEP
+from metrics_core.routing import routing_key
+from metrics_core.settings import Settings
+from metrics_core.store.base import ShardId, Store
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    """What the bridge needs of a Kafka producer (aiokafka's `send_and_wait` shape)."""
+
+    async def send_batch(self, messages: Sequence[tuple[str, int | None, bytes | None, bytes | None,
+                                                       list[tuple[str, bytes]]]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One topic this family consumes: the family's own, or its repartition topic."""
+
+    topic: str
+    identity: str  # topic_identity(): the fence tells topic instances apart
+    rekey: bool  # True on the family's own topic: events owned elsewhere are forwarded
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(settings.window_list, settings.retention_ms, settings.dedup_horizon_ms,
+                  settings.session_timeout_ms, settings.label_cap)
+
+
+class FamilyBridge:
+    """Applies Faust batches of one family (its topic and its repartition topic)."""
+
+    def __init__(self, settings: Settings, family: Family, store: Store, sender: Sender,
+                 sources: Mapping[str, Source], partitions: int,
+                 highwater: Callable[[str, int], int | None] = lambda topic, partition: None,
+                 key_of: Callable[..., str] = routing_key) -> None:
+        self._settings = settings
+        self._family = family
+        self._applier = Applier(store, family, limits_of(settings))
+        self._sender = sender
+        self._sources = sources
+        self._partitions = partitions
+        self._highwater = highwater
+        self._key_of = key_of
+
+    async def handle(self, messages: Sequence[Any]) -> list[Outcome]:
+        """Apply a batch of Faust messages (anything with topic, partition, offset, key, value)."""
+        by_tp: defaultdict[tuple[str, int], list[Record]] = defaultdict(list)
+        for m in messages:
+            by_tp[(m.topic, m.partition)].append(Record(m.offset, m.value, m.key))
+        outcomes = []
+        for (topic, partition), records in by_tp.items():
+            outcomes.append(await self._apply(topic, partition, records))
+        return outcomes
+
+    async def _apply(self, topic: str, partition: int, records: list[Record]) -> Outcome:
+        source = self._sources[topic]
+        s = self._settings
+        plan = classify(records, self._family.name, partition,
+                        self._partitions if source.rekey else None,
+                        int(time.time() * 1000), s.retention_ms, s.max_event_bytes, self._key_of)
+        gauges = {}
+        highwater = self._highwater(topic, partition)
+        if highwater is not None:
+            gauges[SEP.join(("lag", topic, str(partition)))] = max(0, highwater - plan.last_offset - 1)
+
+        async def emit(todo: Plan) -> None:
+            await self._emit(topic, partition, todo)
+
+        outcome = await self._applier.apply(ShardId(self._family.name, partition),
+                                            f"{source.identity}|{partition}", plan, emit, gauges)
+        if outcome.rejected or outcome.duplicates or outcome.late:
+            log.info("%s[%d] applied %d, rejected %d, duplicates %d, late %d", topic, partition,
+                     outcome.applied, outcome.rejected, outcome.duplicates, outcome.late)
+        return outcome
+
+    async def _emit(self, topic: str, partition: int, todo: Plan) -> None:
+        """Rejections to `<family>.dlq` (reason and source in headers); re-keyed events onward."""
+        family = self._family.name
+        messages: list[tuple[str, int | None, bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+        for record, why in todo.rejected:
+            headers = [("pulse.reason", why.reason.value.encode()),
+                       ("pulse.error", why.detail.encode()),
+                       ("pulse.source.topic", topic.encode()),
+                       ("pulse.source.partition", str(partition).encode()),
+                       ("pulse.source.offset", str(record.offset).encode())]
+            messages.append((self._settings.dlq_topic(family), None, record.key, record.value, headers))
+        for record, target, key in todo.forwards:
+            messages.append((self._settings.repartition_topic(family), target, key.encode(),
+                             record.value, [("pulse.source.offset", str(record.offset).encode())]))
+        if messages:
+            await self._sender.send_batch(messages)

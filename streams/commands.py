@@ -1,0 +1,184 @@
+"""What each `pulse` subcommand does, given the settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from metrics_core.errors import ConfigError, PulseError
+from metrics_core.events.model import FAMILIES
+from metrics_core.settings import Settings
+from metrics_core.store.redis_store import RedisStore, namespace
+from streams.embedded import EmbeddedKafka, EmbeddedRedis
+from streams.kafka_admin import cluster_metadata, ensure_topics, kafka_bootstrap
+from streams.procs import free_port, stop_process
+
+EMBEDDED_REBALANCE_S = 3.0  # Tansu admits a member only after the rebalance timeout
+
+
+def require_urls(settings: Settings, command: str) -> None:
+    if not settings.kafka_url or not settings.redis_url:
+        raise ConfigError(f"`pulse {command}` needs PULSE_KAFKA_URL and PULSE_REDIS_URL "
+                          "(or --kafka-url/--redis-url); `pulse run` starts embedded ones")
+
+
+def topic_plan(settings: Settings) -> dict[str, int]:
+    """Every topic Pulse uses, with its partitions (DLQs take 1: order there does not matter)."""
+    plan = {}
+    for family in FAMILIES:
+        plan[settings.topic(family)] = settings.partitions
+        plan[settings.repartition_topic(family)] = settings.partitions
+        plan[settings.dlq_topic(family)] = 1
+    return plan
+
+
+async def create_topics(settings: Settings) -> dict[str, int]:
+    assert settings.kafka_url
+    return await ensure_topics(kafka_bootstrap(settings.kafka_url), topic_plan(settings))
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"PULSE_{name.upper()}"] = str(value)
+    return env
+
+
+def _spawn(command: str, settings: Settings) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "streams.cli", command],
+                            env=settings_env(settings), start_new_session=True)
+
+
+def run(settings: Settings, simulate: bool = False, rate: float = 200.0) -> int:
+    """Everything in one command; embedded Tansu and Valkey when no URL is given. Ctrl-C stops all."""
+    signal.signal(signal.SIGTERM, _interrupt)  # clean up children and servers on SIGTERM too
+    with ExitStack() as stack:
+        if settings.embedded:
+            print("pulse run: starting the embedded broker (Tansu) and Redis (Valkey)…", flush=True)
+            kafka = stack.enter_context(EmbeddedKafka())
+            redis = stack.enter_context(EmbeddedRedis())
+            settings = settings.model_copy(update={
+                "kafka_url": kafka.url, "redis_url": redis.url, "exporter_host": "127.0.0.1",
+                "rebalance_timeout_s": EMBEDDED_REBALANCE_S})
+        require_urls(settings, "run")
+        if settings.exporter_port == 0:
+            settings = settings.model_copy(update={"exporter_port": free_port()})
+        asyncio.run(create_topics(settings))
+        children = [_spawn("worker", settings), _spawn("exporter", settings)]
+        for child in children:
+            stack.callback(stop_process, child)
+        host = "127.0.0.1" if settings.exporter_host in ("0.0.0.0", "") else settings.exporter_host
+        print(f"pulse run: Kafka {settings.kafka_url}, Redis {_mask(settings.redis_url or '')}\n"
+              f"pulse run: metrics at http://{host}:{settings.exporter_port}/metrics"
+              f"{' (simulated web traffic at %g events/s)' % rate if simulate else ''}\n"
+              "pulse run: Ctrl-C stops everything", flush=True)
+        try:
+            if simulate:
+                asyncio.run(_simulate_while_alive(settings, rate, children))
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            print("pulse run: a child process exited; stopping", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\npulse run: stopping…", flush=True)
+            return 0
+
+
+async def _simulate_while_alive(settings: Settings, rate: float,
+                                children: list[subprocess.Popen[bytes]]) -> None:
+    from streams.simulator import simulate
+
+    task = asyncio.create_task(simulate(settings, rate))
+    while all(child.poll() is None for child in children) and not task.done():
+        await asyncio.sleep(0.5)
+    task.cancel()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def worker(settings: Settings) -> int:
+    from streams.worker import run_worker
+
+    run_worker(settings)
+    return 0
+
+
+def exporter(settings: Settings) -> int:
+    from streams.exporter import run_exporter
+
+    run_exporter(settings)
+    return 0
+
+
+async def produce_file(settings: Settings, path: str) -> int:
+    from streams.produce import produce
+
+    handle = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
+    with handle:
+        report = await produce(settings, handle)
+    for number, why in report.rejected[:50]:
+        print(f"line {number}: rejected ({why})", file=sys.stderr)
+    sent = ", ".join(f"{n} to {t}" for t, n in sorted(report.sent.items())) or "nothing"
+    print(f"pulse produce: sent {sent}; {len(report.rejected)} line(s) rejected")
+    return 1 if report.rejected else 0
+
+
+async def simulate_traffic(settings: Settings, rate: float, duration: float | None,
+                           count: int | None, seed: int | None) -> int:
+    from streams.simulator import simulate
+
+    def progress(sent: int) -> None:
+        print(f"\rpulse simulate: {sent} events sent", end="", file=sys.stderr, flush=True)
+
+    sent = await simulate(settings, rate, duration, count, seed, progress)
+    print(f"\npulse simulate: done, {sent} events", file=sys.stderr)
+    return 0
+
+
+async def check(settings: Settings, create_topics: bool = False) -> int:
+    """Settings, Kafka (topics and partitions) and Redis (version, functions); exit 1 on trouble."""
+    problems: list[str] = []
+    assert settings.kafka_url and settings.redis_url
+    print(f"settings: windows {settings.windows}, topic prefix {settings.topic_prefix!r}, "
+          f"partitions {settings.partitions}, de-dup horizon {settings.dedup_horizon}")
+    plan = topic_plan(settings)
+    try:
+        if create_topics:
+            await ensure_topics(kafka_bootstrap(settings.kafka_url), plan)
+        meta = await cluster_metadata(kafka_bootstrap(settings.kafka_url), list(plan))
+        print(f"kafka: {settings.kafka_url} cluster {meta.cluster_id}")
+        for topic in plan:
+            found = meta.topics.get(topic)
+            count = found.partitions if found else 0
+            print(f"  {topic}: {count or 'MISSING'} partition(s)")
+            if not count:
+                problems.append(f"topic {topic} is missing (run `pulse check --create-topics`)")
+    except PulseError as exc:
+        problems.append(f"kafka: {exc}")
+    store = RedisStore(settings.redis_url, namespace(settings.topic_prefix))
+    try:
+        await store.setup()
+        print(f"redis: {_mask(settings.redis_url)} reachable, functions loaded")
+    except PulseError as exc:
+        problems.append(f"redis: {exc}")
+    finally:
+        await store.close()
+    for problem in problems:
+        print(f"PROBLEM: {problem}", file=sys.stderr)
+    print("check: OK" if not problems else f"check: {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def _mask(url: str) -> str:
+    """Hide a password in a URL: redis://:secret@host -> redis://:***@host."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
