@@ -26,6 +26,12 @@ from metrics_core.labels import sanitize, sanitize_page
 Handler = Callable[[Event, str, Context, Changes], None]
 
 
+# Events that make someone a visitor; feature_used is product telemetry (user_id only) and
+# counts toward active users instead, so a back-end feature event does not add a "visitor".
+VISIT_TYPES = frozenset({"clickstream.page_view", "clickstream.impression", "clickstream.click",
+                         "clickstream.conversion"})
+
+
 def visitor_of(event: Event) -> str | None:
     """The visitor: the device's anonymous id, else the user id (stable across a login)."""
     fields = event.fields
@@ -112,7 +118,7 @@ class WebFamily:
             prop = _label(ctx, "property", sanitize(event.property))
             HANDLERS[event.type](event, prop, ctx, changes)
             visitor = visitor_of(event)
-            if visitor:
+            if visitor and event.type in VISIT_TYPES:
                 changes.unique(event.ts_ms, field_name("uv", prop), visitor)
             user = event.fields.get("user_id")
             if user:
