@@ -60,9 +60,16 @@ class Plan:
         )
 
 
-def classify(records: Sequence[Record], family: str, partition: int, partitions: int | None,
-             now_ms: int, retention_ms: int, max_bytes: int,
-             key_of: Callable[[Event], str]) -> Plan:
+def classify(
+    records: Sequence[Record],
+    family: str,
+    partition: int,
+    partitions: int | None,
+    now_ms: int,
+    retention_ms: int,
+    max_bytes: int,
+    key_of: Callable[[Event], str],
+) -> Plan:
     """Decode and sort one partition's records. `partitions=None`: do not re-key (repartition topic)."""
     events: list[tuple[int, Event]] = []
     rejected: list[tuple[Record, Rejection]] = []
@@ -113,8 +120,11 @@ class Limits:
     def __post_init__(self) -> None:
         spans = {b: tier_span_ms(self.windows, b) for b in tiers(self.windows)}
         object.__setattr__(self, "tier_spans", spans)
-        object.__setattr__(self, "bucket_expiry_ms",
-                           {b: b + span + RETENTION_MARGIN_MS for b, span in spans.items()})
+        object.__setattr__(
+            self,
+            "bucket_expiry_ms",
+            {b: b + span + RETENTION_MARGIN_MS for b, span in spans.items()},
+        )
 
 
 class Applier:
@@ -128,8 +138,15 @@ class Applier:
         self._latency_s: dict[ShardId, float] = {}
         self._registered: set[ShardId] = set()
 
-    async def apply(self, shard: ShardId, source: str, plan: Plan, emit: Emit,
-                    gauges: Mapping[str, int] | None = None, now_ms: int | None = None) -> Outcome:
+    async def apply(
+        self,
+        shard: ShardId,
+        source: str,
+        plan: Plan,
+        emit: Emit,
+        gauges: Mapping[str, int] | None = None,
+        now_ms: int | None = None,
+    ) -> Outcome:
         started = time.perf_counter()
         if shard not in self._registered:
             await self._store.register(shard)
@@ -140,8 +157,7 @@ class Applier:
         emitted = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             cached = self._labels.get(shard)
-            snap = await self._store.snapshot(shard, source, fps, keys,
-                                              cached[0] if cached else None)
+            snap = await self._store.snapshot(shard, source, fps, keys, cached[0] if cached else None)
             todo = plan.after(snap.fence)
             if todo.last_offset <= snap.fence:
                 return Outcome(fenced=True, attempts=attempt)
@@ -152,8 +168,9 @@ class Applier:
                 labels = LabelCap.load(self._limits.label_cap, snap.labels or {})
             else:
                 labels = LabelCap.load(self._limits.label_cap, cached[1].known)
-            commit, outcome = self._compute(todo, snap.seen, snap.states, snap.version,
-                                            source, labels, now, shard, gauges or {})
+            commit, outcome = self._compute(
+                todo, snap.seen, snap.states, snap.version, source, labels, now, shard, gauges or {}
+            )
             try:
                 version = await self._store.commit(shard, commit)
             except StoreConflict:
@@ -164,12 +181,23 @@ class Applier:
             self._labels[shard] = (version, labels)
             self._latency_s[shard] = time.perf_counter() - started
             return replace(outcome, attempts=attempt)
-        raise StoreConflict(f"shard {shard}: {MAX_ATTEMPTS} conflicting commits in a row; "
-                            "is another process writing this partition?")
+        raise StoreConflict(
+            f"shard {shard}: {MAX_ATTEMPTS} conflicting commits in a row; "
+            "is another process writing this partition?"
+        )
 
-    def _compute(self, todo: Plan, seen: frozenset[bytes], states: Mapping[str, bytes | None],
-                 version: int, source: str, labels: LabelCap, now_ms: int, shard: ShardId,
-                 gauges: Mapping[str, int]) -> tuple[Commit, Outcome]:
+    def _compute(
+        self,
+        todo: Plan,
+        seen: frozenset[bytes],
+        states: Mapping[str, bytes | None],
+        version: int,
+        source: str,
+        labels: LabelCap,
+        now_ms: int,
+        shard: ShardId,
+        gauges: Mapping[str, int],
+    ) -> tuple[Commit, Outcome]:
         fresh: list[Event] = []
         new_fps: dict[int, list[bytes]] = {}
         batch_seen: set[bytes] = set(seen)
@@ -202,11 +230,11 @@ class Applier:
             gauges=gauges,
             maxima={"lts": max(e.ts_ms for e in fresh)} if fresh else {},
         )
-        return commit, Outcome(len(fresh), duplicates, len(todo.rejected), len(todo.late),
-                               len(todo.forwards))
+        return commit, Outcome(len(fresh), duplicates, len(todo.rejected), len(todo.late), len(todo.forwards))
 
-    def _pipeline_counts(self, fresh: Sequence[Event], todo: Plan, duplicates: int,
-                         shard: ShardId) -> Counter[str]:
+    def _pipeline_counts(
+        self, fresh: Sequence[Event], todo: Plan, duplicates: int, shard: ShardId
+    ) -> Counter[str]:
         counts: Counter[str] = Counter()
         for event in fresh:
             counts["acc\x1f" + event.type] += 1

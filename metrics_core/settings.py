@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     exporter_host: str = Field("0.0.0.0", description="address the exporter binds")
     exporter_port: int = Field(9640, ge=0, le=65535)
     dedup_horizon: str = Field("72h", description="how long an event_id is remembered")
-    label_cap: int = Field(500, ge=1, description="distinct values kept per label; the rest fold into __other__")
+    label_cap: int = Field(
+        500, ge=1, description="distinct values kept per label; the rest fold into __other__"
+    )
     session_timeout: str = Field("30m", description="inactivity that ends a session without session_id")
     partitions: int = Field(4, ge=1, description="partitions of the topics Pulse creates")
     app_id: str = Field("pulse", description="Kafka consumer group / Faust app id")
@@ -75,5 +77,6 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{family}.repartition"
 
     def all_topics(self) -> list[str]:
-        return [name for f in FAMILIES for name in
-                (self.topic(f), self.dlq_topic(f), self.repartition_topic(f))]
+        return [
+            name for f in FAMILIES for name in (self.topic(f), self.dlq_topic(f), self.repartition_topic(f))
+        ]

@@ -67,8 +67,7 @@ class Window:
 def parse_windows(text: str | Iterable[str]) -> tuple[Window, ...]:
     """Parse `5m,1h,24h` into windows, shortest first; duplicates are an error."""
     labels = text.split(",") if isinstance(text, str) else list(text)
-    windows = sorted((Window.parse(label) for label in labels if label.strip()),
-                     key=lambda w: w.window_ms)
+    windows = sorted((Window.parse(label) for label in labels if label.strip()), key=lambda w: w.window_ms)
     if not windows:
         raise ValueError("at least one window is needed")
     if len({w.window_ms for w in windows}) != len(windows):
@@ -103,8 +102,9 @@ def bucket_start(ts_ms: int, bucket_ms: int) -> int:
 def window_buckets(now_ms: int, window: Window) -> range:
     """Bucket starts that overlap (now - W, now], oldest first.
 
-    >>> list(window_buckets(62_000, Window("1m", 60_000, 10_000)))[:2], len(window_buckets(62_000, Window("1m", 60_000, 10_000)))
-    ([0, 10000], 7)
+    >>> buckets = window_buckets(62_000, Window("1m", 60_000, 10_000))
+    >>> buckets[0], buckets[-1], len(buckets)
+    (0, 60000, 7)
     """
     first = bucket_start(now_ms - window.window_ms + 1, window.bucket_ms)
     last = bucket_start(now_ms, window.bucket_ms)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 import faust
@@ -64,10 +65,19 @@ class Runtime:
         counts = await partition_counts(bootstrap, topics)
         for family in FAMILIES:
             own, again = s.topic(family), s.repartition_topic(family)
-            sources = {own: Source(own, identities[own], rekey=True),
-                       again: Source(again, identities[again], rekey=False)}
-            self.bridges[family] = FamilyBridge(s, family_logic(family), store, sender, sources,
-                                                counts[own], highwater=self._highwater)
+            sources = {
+                own: Source(own, identities[own], rekey=True),
+                again: Source(again, identities[again], rekey=False),
+            }
+            self.bridges[family] = FamilyBridge(
+                s,
+                family_logic(family),
+                store,
+                sender,
+                sources,
+                counts[own],
+                highwater=self._highwater,
+            )
         log.info("pulse worker ready: topics %s", counts)
 
     def _highwater(self, topic: str, partition: int) -> int | None:
@@ -78,8 +88,9 @@ class Runtime:
             return None
 
 
-async def retrying(call: Callable[[], Awaitable[T]], what: str,
-                   backoff_s: tuple[float, float] = (0.2, 10.0)) -> T:
+async def retrying(
+    call: Callable[[], Awaitable[T]], what: str, backoff_s: tuple[float, float] = (0.2, 10.0)
+) -> T:
     """Retry a retriable failure (Redis or Kafka away) with capped exponential backoff.
 
     The batch is held meanwhile: nothing is committed, nothing dead-lettered, and the
@@ -121,14 +132,20 @@ def create_app(settings: Settings) -> faust.App:
 
 def _agent(app: faust.App, runtime: Runtime, family: str) -> None:
     s = runtime.settings
-    topic = app.topic(s.topic(family), s.repartition_topic(family), key_type=bytes,
-                      value_type=bytes, key_serializer="raw", value_serializer="raw")
+    topic = app.topic(
+        s.topic(family),
+        s.repartition_topic(family),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
 
     async def agent(stream: Any) -> None:
         bridge = await retrying(lambda: runtime.bridge(family), f"{family} start")
         async for events in stream.take_events(s.batch_size, s.batch_within_s):
             messages = [event.message for event in events]
-            await retrying(lambda: bridge.handle(messages), f"{family} batch")
+            await retrying(partial(bridge.handle, messages), f"{family} batch")
 
     agent.__name__ = agent.__qualname__ = f"{family}_agent"
     app.agent(topic, name=f"pulse.{family}", concurrency=1)(agent)

@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 class Sender(Protocol):
     """What the bridge needs of a Kafka producer (aiokafka's `send_and_wait` shape)."""
 
-    async def send_batch(self, messages: Sequence[tuple[str, int | None, bytes | None, bytes | None,
-                                                       list[tuple[str, bytes]]]]) -> None: ...
+    async def send_batch(
+        self,
+        messages: Sequence[tuple[str, int | None, bytes | None, bytes | None, list[tuple[str, bytes]]]],
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +41,29 @@ class Source:
 
 
 def limits_of(settings: Settings) -> Limits:
-    return Limits(settings.window_list, settings.retention_ms, settings.dedup_horizon_ms,
-                  settings.session_timeout_ms, settings.label_cap)
+    return Limits(
+        settings.window_list,
+        settings.retention_ms,
+        settings.dedup_horizon_ms,
+        settings.session_timeout_ms,
+        settings.label_cap,
+    )
 
 
 class FamilyBridge:
     """Applies Faust batches of one family (its topic and its repartition topic)."""
 
-    def __init__(self, settings: Settings, family: Family, store: Store, sender: Sender,
-                 sources: Mapping[str, Source], partitions: int,
-                 highwater: Callable[[str, int], int | None] = lambda topic, partition: None,
-                 key_of: Callable[..., str] = routing_key) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        family: Family,
+        store: Store,
+        sender: Sender,
+        sources: Mapping[str, Source],
+        partitions: int,
+        highwater: Callable[[str, int], int | None] = lambda topic, partition: None,
+        key_of: Callable[..., str] = routing_key,
+    ) -> None:
         self._settings = settings
         self._family = family
         self._applier = Applier(store, family, limits_of(settings))
@@ -72,9 +86,16 @@ class FamilyBridge:
     async def _apply(self, topic: str, partition: int, records: list[Record]) -> Outcome:
         source = self._sources[topic]
         s = self._settings
-        plan = classify(records, self._family.name, partition,
-                        self._partitions if source.rekey else None,
-                        int(time.time() * 1000), s.retention_ms, s.max_event_bytes, self._key_of)
+        plan = classify(
+            records,
+            self._family.name,
+            partition,
+            self._partitions if source.rekey else None,
+            int(time.time() * 1000),
+            s.retention_ms,
+            s.max_event_bytes,
+            self._key_of,
+        )
         gauges = {}
         highwater = self._highwater(topic, partition)
         if highwater is not None:
@@ -83,11 +104,23 @@ class FamilyBridge:
         async def emit(todo: Plan) -> None:
             await self._emit(topic, partition, todo)
 
-        outcome = await self._applier.apply(ShardId(self._family.name, partition),
-                                            f"{source.identity}|{partition}", plan, emit, gauges)
+        outcome = await self._applier.apply(
+            ShardId(self._family.name, partition),
+            f"{source.identity}|{partition}",
+            plan,
+            emit,
+            gauges,
+        )
         if outcome.rejected or outcome.duplicates or outcome.late:
-            log.info("%s[%d] applied %d, rejected %d, duplicates %d, late %d", topic, partition,
-                     outcome.applied, outcome.rejected, outcome.duplicates, outcome.late)
+            log.info(
+                "%s[%d] applied %d, rejected %d, duplicates %d, late %d",
+                topic,
+                partition,
+                outcome.applied,
+                outcome.rejected,
+                outcome.duplicates,
+                outcome.late,
+            )
         return outcome
 
     async def _emit(self, topic: str, partition: int, todo: Plan) -> None:
@@ -95,14 +128,23 @@ class FamilyBridge:
         family = self._family.name
         messages: list[tuple[str, int | None, bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
         for record, why in todo.rejected:
-            headers = [("pulse.reason", why.reason.value.encode()),
-                       ("pulse.error", why.detail.encode()),
-                       ("pulse.source.topic", topic.encode()),
-                       ("pulse.source.partition", str(partition).encode()),
-                       ("pulse.source.offset", str(record.offset).encode())]
+            headers = [
+                ("pulse.reason", why.reason.value.encode()),
+                ("pulse.error", why.detail.encode()),
+                ("pulse.source.topic", topic.encode()),
+                ("pulse.source.partition", str(partition).encode()),
+                ("pulse.source.offset", str(record.offset).encode()),
+            ]
             messages.append((self._settings.dlq_topic(family), None, record.key, record.value, headers))
         for record, target, key in todo.forwards:
-            messages.append((self._settings.repartition_topic(family), target, key.encode(),
-                             record.value, [("pulse.source.offset", str(record.offset).encode())]))
+            messages.append(
+                (
+                    self._settings.repartition_topic(family),
+                    target,
+                    key.encode(),
+                    record.value,
+                    [("pulse.source.offset", str(record.offset).encode())],
+                )
+            )
         if messages:
             await self._sender.send_batch(messages)

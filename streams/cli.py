@@ -32,12 +32,14 @@ _FLAGS = {
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     for flag, name in _FLAGS.items():
-        common.add_argument(flag, dest=name, default=None,
-                            help=f"overrides PULSE_{name.upper()}")
+        common.add_argument(flag, dest=name, default=None, help=f"overrides PULSE_{name.upper()}")
     parser = argparse.ArgumentParser(prog="pulse", description="Live customer-engagement metrics.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", parents=[common],
-                         help="everything in one command (embedded broker and Redis without URLs)")
+    run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="everything in one command (embedded broker and Redis without URLs)",
+    )
     run.add_argument("--simulate", action="store_true", help="feed synthetic web traffic")
     run.add_argument("--rate", type=float, default=200.0, help="simulated events/s")
     sub.add_parser("worker", parents=[common], help="consume the topics into Redis")
@@ -55,8 +57,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {name: getattr(args, name) for name in _FLAGS.values()
-                                 if getattr(args, name, None) is not None}
+    overrides: dict[str, Any] = {
+        name: getattr(args, name) for name in _FLAGS.values() if getattr(args, name, None) is not None
+    }
     return Settings(**overrides)
 
 
@@ -89,8 +92,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "produce":
         return asyncio.run(commands.produce_file(settings, args.file))
     if args.command == "simulate":
-        return asyncio.run(commands.simulate_traffic(settings, args.rate, args.duration,
-                                                     args.count, args.seed))
+        return asyncio.run(
+            commands.simulate_traffic(settings, args.rate, args.duration, args.count, args.seed)
+        )
     return asyncio.run(commands.check(settings, create_topics=args.create_topics))
 
 

@@ -25,8 +25,10 @@ EMBEDDED_REBALANCE_S = 3.0  # Tansu admits a member only after the rebalance tim
 
 def require_urls(settings: Settings, command: str) -> None:
     if not settings.kafka_url or not settings.redis_url:
-        raise ConfigError(f"`pulse {command}` needs PULSE_KAFKA_URL and PULSE_REDIS_URL "
-                          "(or --kafka-url/--redis-url); `pulse run` starts embedded ones")
+        raise ConfigError(
+            f"`pulse {command}` needs PULSE_KAFKA_URL and PULSE_REDIS_URL "
+            "(or --kafka-url/--redis-url); `pulse run` starts embedded ones"
+        )
 
 
 def topic_plan(settings: Settings) -> dict[str, int]:
@@ -53,8 +55,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def _spawn(command: str, settings: Settings) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", command],
-                            env=settings_env(settings), start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", command],
+        env=settings_env(settings),
+        start_new_session=True,
+    )
 
 
 def run(settings: Settings, simulate: bool = False, rate: float = 200.0) -> int:
@@ -65,9 +70,14 @@ def run(settings: Settings, simulate: bool = False, rate: float = 200.0) -> int:
             print("pulse run: starting the embedded broker (Tansu) and Redis (Valkey)…", flush=True)
             kafka = stack.enter_context(EmbeddedKafka())
             redis = stack.enter_context(EmbeddedRedis())
-            settings = settings.model_copy(update={
-                "kafka_url": kafka.url, "redis_url": redis.url, "exporter_host": "127.0.0.1",
-                "rebalance_timeout_s": EMBEDDED_REBALANCE_S})
+            settings = settings.model_copy(
+                update={
+                    "kafka_url": kafka.url,
+                    "redis_url": redis.url,
+                    "exporter_host": "127.0.0.1",
+                    "rebalance_timeout_s": EMBEDDED_REBALANCE_S,
+                }
+            )
         require_urls(settings, "run")
         if settings.exporter_port == 0:
             settings = settings.model_copy(update={"exporter_port": free_port()})
@@ -76,10 +86,13 @@ def run(settings: Settings, simulate: bool = False, rate: float = 200.0) -> int:
         for child in children:
             stack.callback(stop_process, child)
         host = "127.0.0.1" if settings.exporter_host in ("0.0.0.0", "") else settings.exporter_host
-        print(f"pulse run: Kafka {settings.kafka_url}, Redis {_mask(settings.redis_url or '')}\n"
-              f"pulse run: metrics at http://{host}:{settings.exporter_port}/metrics"
-              f"{' (simulated web traffic at %g events/s)' % rate if simulate else ''}\n"
-              "pulse run: Ctrl-C stops everything", flush=True)
+        traffic = f" (simulated web traffic at {rate:g} events/s)" if simulate else ""
+        print(
+            f"pulse run: Kafka {settings.kafka_url}, Redis {_mask(settings.redis_url or '')}\n"
+            f"pulse run: metrics at http://{host}:{settings.exporter_port}/metrics{traffic}\n"
+            "pulse run: Ctrl-C stops everything",
+            flush=True,
+        )
         try:
             if simulate:
                 asyncio.run(_simulate_while_alive(settings, rate, children))
@@ -92,13 +105,14 @@ def run(settings: Settings, simulate: bool = False, rate: float = 200.0) -> int:
             return 0
 
 
-async def _simulate_while_alive(settings: Settings, rate: float,
-                                children: list[subprocess.Popen[bytes]]) -> None:
+async def _simulate_while_alive(
+    settings: Settings, rate: float, children: list[subprocess.Popen[bytes]]
+) -> None:
     from streams.simulator import simulate
 
     task = asyncio.create_task(simulate(settings, rate))
-    while all(child.poll() is None for child in children) and not task.done():
-        await asyncio.sleep(0.5)
+    while all(child.poll() is None for child in children) and not task.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.5)  # polling children: there is no event to wait on
     task.cancel()
 
 
@@ -123,8 +137,8 @@ def exporter(settings: Settings) -> int:
 async def produce_file(settings: Settings, path: str) -> int:
     from streams.produce import produce
 
-    handle = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
-    with handle:
+    handle = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115, ASYNC230
+    with handle:  # read line by line as it is sent; a blocking read of a local file is brief
         report = await produce(settings, handle)
     for number, why in report.rejected[:50]:
         print(f"line {number}: rejected ({why})", file=sys.stderr)
@@ -133,8 +147,9 @@ async def produce_file(settings: Settings, path: str) -> int:
     return 1 if report.rejected else 0
 
 
-async def simulate_traffic(settings: Settings, rate: float, duration: float | None,
-                           count: int | None, seed: int | None) -> int:
+async def simulate_traffic(
+    settings: Settings, rate: float, duration: float | None, count: int | None, seed: int | None
+) -> int:
     from streams.simulator import simulate
 
     def progress(sent: int) -> None:
@@ -149,8 +164,10 @@ async def check(settings: Settings, create_topics: bool = False) -> int:
     """Settings, Kafka (topics and partitions) and Redis (version, functions); exit 1 on trouble."""
     problems: list[str] = []
     assert settings.kafka_url and settings.redis_url
-    print(f"settings: windows {settings.windows}, topic prefix {settings.topic_prefix!r}, "
-          f"partitions {settings.partitions}, de-dup horizon {settings.dedup_horizon}")
+    print(
+        f"settings: windows {settings.windows}, topic prefix {settings.topic_prefix!r}, "
+        f"partitions {settings.partitions}, de-dup horizon {settings.dedup_horizon}"
+    )
     plan = topic_plan(settings)
     try:
         if create_topics:

@@ -17,8 +17,9 @@ def build_registry(settings: Settings) -> CollectorRegistry:
     assert settings.redis_url, "the exporter needs PULSE_REDIS_URL"
     registry = CollectorRegistry(auto_describe=False)
     reader = RedisReader(settings.redis_url, namespace(settings.topic_prefix))
-    registry.register(PulseCollector(reader, settings.window_list, settings.topic,
-                                     label_cap=settings.label_cap))
+    registry.register(
+        PulseCollector(reader, settings.window_list, settings.topic, label_cap=settings.label_cap)
+    )
     return registry
 
 

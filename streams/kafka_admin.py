@@ -107,9 +107,7 @@ _HEAD = (
     ("controller_id", Int32),
     ("topics", CompactArray(*_TOPIC)),
 )
-_REQUEST_TOPIC = CompactArray(
-    ("topic_id", _Uuid), ("name", CompactString("utf-8")), ("tags", TaggedFields)
-)
+_REQUEST_TOPIC = CompactArray(("topic_id", _Uuid), ("name", CompactString("utf-8")), ("tags", TaggedFields))
 
 
 class _MetadataResponseV10(Response):  # type: ignore[misc]  # aiokafka ships no types
@@ -164,9 +162,7 @@ class _TopicMetadata:
 
     def prepare(self, versions: Mapping[int, tuple[int, int]]) -> Any:
         high = versions.get(self.API_KEY, (0, 0))[1]
-        wanted: list[tuple[uuid.UUID, str, dict[int, bytes]]] = [
-            (_NO_ID, name, {}) for name in self.topics
-        ]
+        wanted: list[tuple[uuid.UUID, str, dict[int, bytes]]] = [(_NO_ID, name, {}) for name in self.topics]
         if high >= 12:
             return _MetadataRequestV12(wanted, False, False, {})
         if high >= 10:

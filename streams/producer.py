@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-import logging
-
 from aiokafka.errors import KafkaError, UnknownError, UnsupportedVersionError
 
 from metrics_core.errors import BrokerUnavailable
@@ -46,8 +45,7 @@ class KafkaSender:
                 await self._producer.start()
             except (UnknownError, UnsupportedVersionError):
                 await self._producer.stop()
-                log.warning("broker %s has no idempotent producers; using acks=all alone",
-                            self._bootstrap)
+                log.warning("broker %s has no idempotent producers; using acks=all alone", self._bootstrap)
                 self._producer = self._make(idempotent=False)
                 await self._producer.start()
         except KafkaError as exc:
@@ -60,8 +58,9 @@ class KafkaSender:
     async def send_batch(self, messages: Sequence[Message]) -> None:
         try:
             futures = [
-                await self._producer.send(topic, value=value, key=key, partition=partition,
-                                          headers=headers or None)
+                await self._producer.send(
+                    topic, value=value, key=key, partition=partition, headers=headers or None
+                )
                 for topic, partition, key, value, headers in messages
             ]
             await asyncio.gather(*futures)

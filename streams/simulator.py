@@ -72,20 +72,45 @@ class WebTraffic:
             ids["session_id"] = visit.session_id
         prop = rng.choice(self.properties)
         base = {"timestamp": ts / 1000, "property": prop, **ids}
-        events = [{"event_id": _eid(rng), "type": "clickstream.page_view",
-                   "page": rng.choice(PAGES), **base}]
+        events = [
+            {
+                "event_id": _eid(rng),
+                "type": "clickstream.page_view",
+                "page": rng.choice(PAGES),
+                **base,
+            }
+        ]
         placement = rng.choice(PLACEMENTS)
-        events.append({"event_id": _eid(rng), "type": "clickstream.impression",
-                       "placement": placement, **base})
+        events.append(
+            {
+                "event_id": _eid(rng),
+                "type": "clickstream.impression",
+                "placement": placement,
+                **base,
+            }
+        )
         if rng.random() < 0.04:
-            events.append({"event_id": _eid(rng), "type": "clickstream.click",
-                           "placement": placement, **base})
+            events.append(
+                {"event_id": _eid(rng), "type": "clickstream.click", "placement": placement, **base}
+            )
         if rng.random() < 0.02:
-            events.append({"event_id": _eid(rng), "type": "clickstream.conversion",
-                           "goal": rng.choice(GOALS), **base})
+            events.append(
+                {
+                    "event_id": _eid(rng),
+                    "type": "clickstream.conversion",
+                    "goal": rng.choice(GOALS),
+                    **base,
+                }
+            )
         if visit.user and rng.random() < 0.2:
-            events.append({"event_id": _eid(rng), "type": "clickstream.feature_used",
-                           "feature": rng.choice(FEATURES), **base})
+            events.append(
+                {
+                    "event_id": _eid(rng),
+                    "type": "clickstream.feature_used",
+                    "feature": rng.choice(FEATURES),
+                    **base,
+                }
+            )
         visit.views_left -= 1
         visit.next_ms = ts + int(rng.uniform(5_000, 90_000))
         return events
@@ -100,9 +125,14 @@ def routing(event: dict[str, Any]) -> bytes:
     return str(event.get("session_id") or event.get("anonymous_id") or event["event_id"]).encode()
 
 
-async def simulate(settings: Settings, rate: float, duration_s: float | None = None,
-                   count: int | None = None, seed: int | None = None,
-                   progress: Callable[[int], None] | None = None) -> int:
+async def simulate(
+    settings: Settings,
+    rate: float,
+    duration_s: float | None = None,
+    count: int | None = None,
+    seed: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Send web traffic at `rate` events/s until `duration_s` or `count`; returns events sent."""
     assert settings.kafka_url
     traffic = WebTraffic(random.Random(seed))
@@ -112,14 +142,14 @@ async def simulate(settings: Settings, rate: float, duration_s: float | None = N
     sent, started = 0, time.monotonic()
     try:
         while (count is None or sent < count) and (
-                duration_s is None or time.monotonic() - started < duration_s):
+            duration_s is None or time.monotonic() - started < duration_s
+        ):
             due = int((time.monotonic() - started) * rate) + 1 - sent
             if count is not None:
                 due = min(due, count - sent)
             if due > 0:
                 batch = traffic.events(int(time.time() * 1000), due)
-                await sender.send_batch([(topic, None, routing(e), orjson.dumps(e), [])
-                                         for e in batch])
+                await sender.send_batch([(topic, None, routing(e), orjson.dumps(e), []) for e in batch])
                 sent += len(batch)
                 if progress:
                     progress(sent)

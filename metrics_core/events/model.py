@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,11 +42,11 @@ class Event:
     property: str
     fields: Mapping[str, Any]
 
-    @property
+    @builtins.property
     def family(self) -> str:
         return self.type.partition(".")[0]
 
-    @property
+    @builtins.property
     def name(self) -> str:
         return self.type.partition(".")[2]
 

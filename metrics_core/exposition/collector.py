@@ -26,8 +26,14 @@ class PulseCollector(Collector):
     >>> registry.register(PulseCollector(reader, windows, topic_of=settings.topic))  # doctest: +SKIP
     """
 
-    def __init__(self, reader: Reader, windows: Sequence[Window], topic_of: Callable[[str], str],
-                 label_cap: int = 500, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        windows: Sequence[Window],
+        topic_of: Callable[[str], str],
+        label_cap: int = 500,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._reader = reader
         self._windows = windows
         self._topic_of = topic_of
@@ -59,8 +65,9 @@ class PulseCollector(Collector):
         pipeline.declare(out)
         web.declare(out)
         for family in FAMILIES:
-            pipeline.collect_family(self._topic_of(family), family,
-                                    self._reader.pipeline(by_family[family]), out)
+            pipeline.collect_family(
+                self._topic_of(family), family, self._reader.pipeline(by_family[family]), out
+            )
         self._collect_web(by_family["clickstream"], now_ms, out)
         yield from out.families()
 
@@ -71,8 +78,9 @@ class PulseCollector(Collector):
             starts = list(window_buckets(now_ms, window))
             counters = self._reader.counters(shards, window.bucket_ms, starts)
 
-            def uniques(groups: Mapping[str, Sequence[str]], w: Window = window,
-                        s: list[int] = starts) -> dict[str, int]:
+            def uniques(
+                groups: Mapping[str, Sequence[str]], w: Window = window, s: list[int] = starts
+            ) -> dict[str, int]:
                 return self._reader.uniques(shards, w.bucket_ms, s, groups)
 
             web.collect_window(window.label, counters, uniques, self._cap, out)

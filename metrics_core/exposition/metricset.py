@@ -36,8 +36,13 @@ class MetricSet:
         family = self._families[name]
         family.samples.append((tuple(labels[n] for n in family.labels), value))
 
-    def add_histogram(self, name: str, labels: Mapping[str, str],
-                      buckets: list[tuple[str, float]], sum_value: float) -> None:
+    def add_histogram(
+        self,
+        name: str,
+        labels: Mapping[str, str],
+        buckets: list[tuple[str, float]],
+        sum_value: float,
+    ) -> None:
         family = self._families[name]
         family.buckets.append((tuple(labels[n] for n in family.labels), buckets, sum_value))
 

@@ -14,19 +14,42 @@ from metrics_core.families.changes import SEP
 
 def declare(out: MetricSet) -> None:
     out.declare("pulse_events", "counter", "Events accepted and counted, by type.", ("topic", "type"))
-    out.declare("pulse_events_rejected", "counter",
-                "Events rejected (copied to <topic>.dlq), by reason.", ("topic", "reason"))
-    out.declare("pulse_events_duplicate", "counter",
-                "Events dropped as duplicates of an event_id seen within the de-dup horizon.", ("topic",))
-    out.declare("pulse_events_late", "counter",
-                "Events older than the retention horizon, ignored.", ("topic",))
-    out.declare("pulse_last_event_timestamp_seconds", "gauge",
-                "Event time of the newest counted event.", ("topic",))
-    out.declare("pulse_consumer_lag", "gauge",
-                "Messages behind the partition's high watermark at the last applied batch.",
-                ("topic", "partition"))
-    out.declare("pulse_batch_apply_seconds", "histogram",
-                "Time to apply one batch of one partition (decode to Redis commit).", ("topic",))
+    out.declare(
+        "pulse_events_rejected",
+        "counter",
+        "Events rejected (copied to <topic>.dlq), by reason.",
+        ("topic", "reason"),
+    )
+    out.declare(
+        "pulse_events_duplicate",
+        "counter",
+        "Events dropped as duplicates of an event_id seen within the de-dup horizon.",
+        ("topic",),
+    )
+    out.declare(
+        "pulse_events_late",
+        "counter",
+        "Events older than the retention horizon, ignored.",
+        ("topic",),
+    )
+    out.declare(
+        "pulse_last_event_timestamp_seconds",
+        "gauge",
+        "Event time of the newest counted event.",
+        ("topic",),
+    )
+    out.declare(
+        "pulse_consumer_lag",
+        "gauge",
+        "Messages behind the partition's high watermark at the last applied batch.",
+        ("topic", "partition"),
+    )
+    out.declare(
+        "pulse_batch_apply_seconds",
+        "histogram",
+        "Time to apply one batch of one partition (decode to Redis commit).",
+        ("topic",),
+    )
 
 
 def collect_family(topic: str, family: str, hashes: Sequence[Mapping[str, int]], out: MetricSet) -> None:
@@ -44,10 +67,17 @@ def collect_family(topic: str, family: str, hashes: Sequence[Mapping[str, int]],
             else:
                 total[name] += value
     for type_name in (t for t in TYPES if t.startswith(family + ".")):
-        out.add("pulse_events", {"topic": topic, "type": type_name}, total.get("acc" + SEP + type_name, 0))
+        out.add(
+            "pulse_events",
+            {"topic": topic, "type": type_name},
+            total.get("acc" + SEP + type_name, 0),
+        )
     for reason in Reason:
-        out.add("pulse_events_rejected", {"topic": topic, "reason": reason.value},
-                total.get("rej" + SEP + reason.value, 0))
+        out.add(
+            "pulse_events_rejected",
+            {"topic": topic, "reason": reason.value},
+            total.get("rej" + SEP + reason.value, 0),
+        )
     out.add("pulse_events_duplicate", {"topic": topic}, total.get("dup", 0))
     out.add("pulse_events_late", {"topic": topic}, total.get("late", 0))
     if newest:

@@ -15,22 +15,40 @@ UniqueCounter = Callable[[Mapping[str, Sequence[str]]], dict[str, int]]
 # name: (help, extra label)
 GAUGES: Mapping[str, tuple[str, str | None]] = {
     "pulse_page_views": ("Page views in the window.", None),
-    "pulse_unique_visitors": ("Distinct visitors (anonymous_id, else user_id) in the window (HyperLogLog).", None),
+    "pulse_unique_visitors": (
+        "Distinct visitors (anonymous_id, else user_id) in the window (HyperLogLog).",
+        None,
+    ),
     "pulse_sessions": ("Sessions whose first page view falls in the window.", None),
     "pulse_bounced_sessions": ("Of those sessions, the ones with exactly one page view.", None),
     "pulse_bounce_ratio": ("Bounced sessions / sessions.", None),
-    "pulse_session_duration_seconds": ("Mean duration (last - first page view) of sessions started in the window; bounces count 0 s.", None),
+    "pulse_session_duration_seconds": (
+        "Mean duration (last - first page view) of sessions started in the window; bounces count 0 s.",
+        None,
+    ),
     "pulse_page_exit_ratio": ("Exits from the page / page views of the page.", "page"),
-    "pulse_page_exits": ("Sessions whose last page view was this page, at that view's time.", "page"),
+    "pulse_page_exits": (
+        "Sessions whose last page view was this page, at that view's time.",
+        "page",
+    ),
     "pulse_page_views_by_page": ("Page views of the page.", "page"),
     "pulse_click_through_ratio": ("Clicks / impressions of the placement.", "placement"),
     "pulse_clicks": ("Clicks on the placement.", "placement"),
     "pulse_impressions": ("Impressions of the placement.", "placement"),
     "pulse_conversion_ratio": ("Converting visitors / unique visitors.", "goal"),
-    "pulse_converting_visitors": ("Distinct visitors converting on the goal (HyperLogLog).", "goal"),
-    "pulse_feature_adoption_ratio": ("Users of the feature / active users (both HyperLogLog).", "feature"),
+    "pulse_converting_visitors": (
+        "Distinct visitors converting on the goal (HyperLogLog).",
+        "goal",
+    ),
+    "pulse_feature_adoption_ratio": (
+        "Users of the feature / active users (both HyperLogLog).",
+        "feature",
+    ),
     "pulse_feature_users": ("Distinct users (user_id) of the feature (HyperLogLog).", "feature"),
-    "pulse_active_users": ("Distinct users (user_id) with any clickstream event (HyperLogLog).", None),
+    "pulse_active_users": (
+        "Distinct users (user_id) with any clickstream event (HyperLogLog).",
+        None,
+    ),
 }
 
 
@@ -63,8 +81,9 @@ def _kept(*groups: Mapping[tuple[str, ...], int], cap: int) -> frozenset[str]:
     return kept_values(weights, cap)
 
 
-def collect_window(window: str, counters: Mapping[str, int], uniques: UniqueCounter,
-                   cap: int, out: MetricSet) -> None:
+def collect_window(
+    window: str, counters: Mapping[str, int], uniques: UniqueCounter, cap: int, out: MetricSet
+) -> None:
     """Add every web gauge of one window to `out`."""
     c = _parse(counters)
     props = {key[0] for code in c.values() for key in code}
@@ -95,7 +114,11 @@ def collect_window(window: str, counters: Mapping[str, int], uniques: UniqueCoun
         put("pulse_sessions", prop, ss)
         put("pulse_bounced_sessions", prop, bs)
         put("pulse_bounce_ratio", prop, bounce_ratio(bs, ss))
-        put("pulse_session_duration_seconds", prop, mean_duration_seconds(c["sd"].get((prop,), 0), ss))
+        put(
+            "pulse_session_duration_seconds",
+            prop,
+            mean_duration_seconds(c["sd"].get((prop,), 0), ss),
+        )
     for key in goal_members:
         _, prop, goal = key.split(SEP)
         converting = counts[key]
@@ -106,7 +129,12 @@ def collect_window(window: str, counters: Mapping[str, int], uniques: UniqueCoun
         _, prop, feature = key.split(SEP)
         users = counts[key]
         put("pulse_feature_users", prop, users, feature)
-        put("pulse_feature_adoption_ratio", prop, ratio(users, counts[field_name("au", prop)]), feature)
+        put(
+            "pulse_feature_adoption_ratio",
+            prop,
+            ratio(users, counts[field_name("au", prop)]),
+            feature,
+        )
 
 
 def _members(counts: Mapping[tuple[str, ...], int], kept: frozenset[str], code: str) -> dict[str, list[str]]:
@@ -118,8 +146,11 @@ def _members(counts: Mapping[tuple[str, ...], int], kept: frozenset[str], code: 
     return dict(groups)
 
 
-def _page_metrics(c: Mapping[str, Mapping[tuple[str, ...], int]], cap: int,
-                  put: Callable[[str, str, float | None, str | None], None]) -> None:
+def _page_metrics(
+    c: Mapping[str, Mapping[tuple[str, ...], int]],
+    cap: int,
+    put: Callable[[str, str, float | None, str | None], None],
+) -> None:
     kept = _kept(c["pp"], cap=cap)
     views, exits = _folded(c["pp"], kept), _folded(c["ex"], kept)
     for (prop, page), n in sorted(views.items()):
@@ -129,8 +160,11 @@ def _page_metrics(c: Mapping[str, Mapping[tuple[str, ...], int]], cap: int,
         put("pulse_page_exit_ratio", prop, ratio(exited, n), page)
 
 
-def _placement_metrics(c: Mapping[str, Mapping[tuple[str, ...], int]], cap: int,
-                       put: Callable[[str, str, float | None, str | None], None]) -> None:
+def _placement_metrics(
+    c: Mapping[str, Mapping[tuple[str, ...], int]],
+    cap: int,
+    put: Callable[[str, str, float | None, str | None], None],
+) -> None:
     kept = _kept(c["im"], c["ck"], cap=cap)
     impressions, clicks = _folded(c["im"], kept), _folded(c["ck"], kept)
     for prop, placement in sorted(set(impressions) | set(clicks)):

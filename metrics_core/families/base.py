@@ -31,8 +31,13 @@ class Family(Protocol):
         """Entity-state keys this batch reads (ids are hashed: no personal data in keys)."""
         ...
 
-    def apply(self, events: Sequence[Event], states: Mapping[str, bytes | None],
-              ctx: Context, changes: Changes) -> None:
+    def apply(
+        self,
+        events: Sequence[Event],
+        states: Mapping[str, bytes | None],
+        ctx: Context,
+        changes: Changes,
+    ) -> None:
         """Record in `changes` what the events change, given the entity states before them."""
         ...
 
@@ -55,6 +60,11 @@ class CountOnly:
     def state_keys(self, events: Sequence[Event]) -> set[str]:
         return set()
 
-    def apply(self, events: Sequence[Event], states: Mapping[str, bytes | None],
-              ctx: Context, changes: Changes) -> None:
+    def apply(
+        self,
+        events: Sequence[Event],
+        states: Mapping[str, bytes | None],
+        ctx: Context,
+        changes: Changes,
+    ) -> None:
         return None

@@ -37,8 +37,11 @@ def add_view(sessions: list[Session], ts_ms: int, page: str, timeout_ms: int | N
     >>> [x.views for x in add_view(s, 1800_000, "/b", 1800_000)]  # fills the gap: one session
     [3]
     """
-    joined = [s for s in sessions if timeout_ms is None or
-              s.first_ms - timeout_ms <= ts_ms <= s.last_ms + timeout_ms]
+    joined = [
+        s
+        for s in sessions
+        if timeout_ms is None or s.first_ms - timeout_ms <= ts_ms <= s.last_ms + timeout_ms
+    ]
     merged = Session(ts_ms, ts_ms, 1, ts_ms, page)
     for s in joined:
         merged = Session(

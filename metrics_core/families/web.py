@@ -28,8 +28,14 @@ Handler = Callable[[Event, str, Context, Changes], None]
 
 # Events that make someone a visitor; feature_used is product telemetry (user_id only) and
 # counts toward active users instead, so a back-end feature event does not add a "visitor".
-VISIT_TYPES = frozenset({"clickstream.page_view", "clickstream.impression", "clickstream.click",
-                         "clickstream.conversion"})
+VISIT_TYPES = frozenset(
+    {
+        "clickstream.page_view",
+        "clickstream.impression",
+        "clickstream.click",
+        "clickstream.conversion",
+    }
+)
 
 
 def visitor_of(event: Event) -> str | None:
@@ -111,8 +117,13 @@ class WebFamily:
     def state_keys(self, events: Sequence[Event]) -> set[str]:
         return {session_entity(e) for e in events if e.type == "clickstream.page_view"}
 
-    def apply(self, events: Sequence[Event], states: Mapping[str, bytes | None],
-              ctx: Context, changes: Changes) -> None:
+    def apply(
+        self,
+        events: Sequence[Event],
+        states: Mapping[str, bytes | None],
+        ctx: Context,
+        changes: Changes,
+    ) -> None:
         views: defaultdict[str, list[tuple[int, str, str, bool]]] = defaultdict(list)
         for event in events:
             prop = _label(ctx, "property", sanitize(event.property))
@@ -131,8 +142,13 @@ class WebFamily:
             self._revise(key, entity_views, states.get(key), ctx, changes)
 
     @staticmethod
-    def _revise(key: str, entity_views: list[tuple[int, str, str, bool]],
-                raw: bytes | None, ctx: Context, changes: Changes) -> None:
+    def _revise(
+        key: str,
+        entity_views: list[tuple[int, str, str, bool]],
+        raw: bytes | None,
+        ctx: Context,
+        changes: Changes,
+    ) -> None:
         """Retract the entity's sessions as they were, add them as they are now."""
         before = _load(raw, ctx.now_ms - ctx.retention_ms)
         after = list(before)

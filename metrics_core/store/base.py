@@ -74,8 +74,14 @@ class Commit:
 class Store(Protocol):
     """The worker's side: read a shard for a batch, commit the batch."""
 
-    async def snapshot(self, shard: ShardId, source: str, fingerprints: Sequence[tuple[int, bytes]],
-                       state_keys: Sequence[str], cached_version: int | None) -> Snapshot: ...
+    async def snapshot(
+        self,
+        shard: ShardId,
+        source: str,
+        fingerprints: Sequence[tuple[int, bytes]],
+        state_keys: Sequence[str],
+        cached_version: int | None,
+    ) -> Snapshot: ...
 
     async def commit(self, shard: ShardId, commit: Commit) -> int:
         """Apply and return the new version; 0 when the fence shows the batch already applied.
@@ -94,11 +100,17 @@ class Reader(Protocol):
 
     def shards(self) -> list[ShardId]: ...
 
-    def counters(self, shards: Sequence[ShardId], bucket_ms: int,
-                 starts: Sequence[int]) -> dict[str, int]: ...
+    def counters(
+        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int]
+    ) -> dict[str, int]: ...
 
-    def uniques(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int],
-                groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    def uniques(
+        self,
+        shards: Sequence[ShardId],
+        bucket_ms: int,
+        starts: Sequence[int],
+        groups: Mapping[str, Sequence[str]],
+    ) -> dict[str, int]:
         """For each group, the size of the union of its unique sets over shards and buckets."""
         ...
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from itertools import product
 from dataclasses import dataclass, field
+from itertools import product
 
 from metrics_core.errors import StoreConflict
 from metrics_core.store.base import Commit, ShardId, Snapshot
@@ -21,9 +21,9 @@ class _Shard:
     seen: defaultdict[int, set[bytes]] = field(default_factory=lambda: defaultdict(set))
     states: dict[str, bytes] = field(default_factory=dict)
     counters: defaultdict[tuple[int, int], defaultdict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
-    uniques: defaultdict[tuple[int, int, str], set[str]] = field(
-        default_factory=lambda: defaultdict(set))
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+    uniques: defaultdict[tuple[int, int, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     labels: defaultdict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     pipeline: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -35,32 +35,40 @@ class MemoryStore:
         self._shards: defaultdict[ShardId, _Shard] = defaultdict(_Shard)
         self._registered: set[ShardId] = set()
 
-    async def snapshot(self, shard: ShardId, source: str, fingerprints: Sequence[tuple[int, bytes]],
-                       state_keys: Sequence[str], cached_version: int | None) -> Snapshot:
+    async def snapshot(
+        self,
+        shard: ShardId,
+        source: str,
+        fingerprints: Sequence[tuple[int, bytes]],
+        state_keys: Sequence[str],
+        cached_version: int | None,
+    ) -> Snapshot:
         s = self._shards[shard]
         return Snapshot(
             version=s.version,
             fence=s.fences.get(source, -1),
             seen=frozenset(fp for bucket, fp in fingerprints if fp in s.seen[bucket]),
             states={k: s.states.get(k) for k in state_keys},
-            labels=None if cached_version == s.version else
-            {label: dict(values) for label, values in s.labels.items()},
+            labels=None
+            if cached_version == s.version
+            else {label: dict(values) for label, values in s.labels.items()},
         )
 
     async def commit(self, shard: ShardId, commit: Commit) -> int:
         s = self._shards[shard]
         if s.version != commit.expected_version:
-            raise StoreConflict(f"shard {shard} is at version {s.version}, "
-                                f"batch computed at {commit.expected_version}")
+            raise StoreConflict(
+                f"shard {shard} is at version {s.version}, batch computed at {commit.expected_version}"
+            )
         if s.fences.get(commit.source, -1) >= commit.last_offset:
             return 0
         for bucket, fps in commit.fingerprints.items():
             s.seen[bucket].update(fps)
-        for key, (value, _expire) in commit.states.items():
-            if value is None:
+        for key, (state, _expire) in commit.states.items():
+            if state is None:
                 s.states.pop(key, None)
             else:
-                s.states[key] = value
+                s.states[key] = state
         for bucket_key, fields in commit.spread.counters.items():
             for name, delta in fields.items():
                 s.counters[bucket_key][name] += delta
@@ -74,8 +82,8 @@ class MemoryStore:
         for name, delta in commit.pipeline.items():
             s.pipeline[name] += delta
         s.pipeline.update(commit.gauges)
-        for name, value in commit.maxima.items():
-            s.pipeline[name] = max(s.pipeline.get(name, value), value)
+        for name, top in commit.maxima.items():
+            s.pipeline[name] = max(s.pipeline.get(name, top), top)
         s.fences[commit.source] = commit.last_offset
         s.version += 1
         return s.version
@@ -88,8 +96,7 @@ class MemoryStore:
     def shards(self) -> list[ShardId]:
         return sorted(self._registered)
 
-    def counters(self, shards: Sequence[ShardId], bucket_ms: int,
-                 starts: Sequence[int]) -> dict[str, int]:
+    def counters(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int]) -> dict[str, int]:
         total: defaultdict[str, int] = defaultdict(int)
         for shard in shards:
             for start in starts:
@@ -97,8 +104,13 @@ class MemoryStore:
                     total[name] += value
         return dict(total)
 
-    def uniques(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int],
-                groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    def uniques(
+        self,
+        shards: Sequence[ShardId],
+        bucket_ms: int,
+        starts: Sequence[int],
+        groups: Mapping[str, Sequence[str]],
+    ) -> dict[str, int]:
         result = {}
         for group, names in groups.items():
             members: set[str] = set()

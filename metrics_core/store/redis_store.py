@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import product
 from importlib import resources
+from itertools import product
 from typing import Any
 
 import orjson
@@ -43,15 +43,32 @@ def _payload(commit: Commit) -> tuple[bytes, bytes]:
         "off": str(commit.last_offset),
         "dd": [[str(hour), str(len(fps))] for hour, fps in commit.fingerprints.items() if fps],
         "ddx": str(commit.dedup_expire_ms),
-        "s": [[key, value.decode() if value is not None else False, str(expire)]
-              for key, (value, expire) in commit.states.items()],
-        "c": [[f"{width}:{start}", str(start + commit.bucket_expiry_ms[width]),
-               _flat((name, str(delta)) for name, delta in fields.items() if delta)]
-              for (width, start), fields in spread.counters.items()],
-        "h": [[f"{width}:{start}:{name}", str(start + commit.bucket_expiry_ms[width]), sorted(members)]
-              for (width, start, name), members in spread.uniques.items() if members],
-        "lt": [[label, _flat((value, str(ts)) for value, ts in values.items())]
-               for label, values in commit.labels_touched.items() if values],
+        "s": [
+            [key, value.decode() if value is not None else False, str(expire)]
+            for key, (value, expire) in commit.states.items()
+        ],
+        "c": [
+            [
+                f"{width}:{start}",
+                str(start + commit.bucket_expiry_ms[width]),
+                _flat((name, str(delta)) for name, delta in fields.items() if delta),
+            ]
+            for (width, start), fields in spread.counters.items()
+        ],
+        "h": [
+            [
+                f"{width}:{start}:{name}",
+                str(start + commit.bucket_expiry_ms[width]),
+                sorted(members),
+            ]
+            for (width, start, name), members in spread.uniques.items()
+            if members
+        ],
+        "lt": [
+            [label, _flat((value, str(ts)) for value, ts in values.items())]
+            for label, values in commit.labels_touched.items()
+            if values
+        ],
         "lr": [[label, list(values)] for label, values in commit.labels_released.items() if values],
         "pc": _flat((name, str(n)) for name, n in commit.pipeline.items() if n),
         "pg": _flat((name, str(n)) for name, n in commit.gauges.items()),
@@ -101,12 +118,19 @@ class RedisStore:
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis unavailable during {name} for shard {shard}: {exc}") from exc
 
-    async def snapshot(self, shard: ShardId, source: str, fingerprints: Sequence[tuple[int, bytes]],
-                       state_keys: Sequence[str], cached_version: int | None) -> Snapshot:
+    async def snapshot(
+        self,
+        shard: ShardId,
+        source: str,
+        fingerprints: Sequence[tuple[int, bytes]],
+        state_keys: Sequence[str],
+        cached_version: int | None,
+    ) -> Snapshot:
         blob, hours = _fingerprint_args(fingerprints)
         cached = "" if cached_version is None else str(cached_version)
         version, fence, seen, states, labels = await self._fcall(
-            "pulse_snapshot", shard, source, cached, blob, hours, *state_keys)
+            "pulse_snapshot", shard, source, cached, blob, hours, *state_keys
+        )
         ordered = [fp for _, fps in _group(fingerprints) for fp in fps]
         return Snapshot(
             version=int(version),
@@ -120,8 +144,9 @@ class RedisStore:
         body, blob = _payload(commit)
         status, version = await self._fcall("pulse_commit", shard, body, blob)
         if status == b"conflict":
-            raise StoreConflict(f"shard {shard} moved to version {int(version)} "
-                                f"(batch computed at {commit.expected_version})")
+            raise StoreConflict(
+                f"shard {shard} moved to version {int(version)} (batch computed at {commit.expected_version})"
+            )
         return int(version) if status == b"ok" else 0
 
     async def register(self, shard: ShardId) -> None:
@@ -141,8 +166,9 @@ def _group(fingerprints: Sequence[tuple[int, bytes]]) -> list[tuple[int, list[by
 def _labels(flat: list[Any]) -> dict[str, dict[str, int]]:
     result: dict[str, dict[str, int]] = {}
     for label, pairs in zip(flat[::2], flat[1::2], strict=True):
-        result[label.decode()] = {pairs[i].decode(): int(float(pairs[i + 1]))
-                                  for i in range(0, len(pairs), 2)}
+        result[label.decode()] = {
+            pairs[i].decode(): int(float(pairs[i + 1])) for i in range(0, len(pairs), 2)
+        }
     return result
 
 
@@ -154,11 +180,10 @@ class RedisReader:
         self._ns = ns
 
     def shards(self) -> list[ShardId]:
-        members = self._redis.smembers(f"{self._ns}:shards")
+        members: set[str] = self._redis.smembers(f"{self._ns}:shards")  # type: ignore[assignment]
         return sorted(ShardId(f, int(p)) for f, _, p in (m.rpartition(":") for m in members))
 
-    def counters(self, shards: Sequence[ShardId], bucket_ms: int,
-                 starts: Sequence[int]) -> dict[str, int]:
+    def counters(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int]) -> dict[str, int]:
         pipe = self._redis.pipeline(transaction=False)
         for shard in shards:
             prefix = shard_prefix(self._ns, shard)
@@ -170,14 +195,23 @@ class RedisReader:
                 total[name] += int(value)
         return dict(total)
 
-    def uniques(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int],
-                groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    def uniques(
+        self,
+        shards: Sequence[ShardId],
+        bucket_ms: int,
+        starts: Sequence[int],
+        groups: Mapping[str, Sequence[str]],
+    ) -> dict[str, int]:
         if not groups:
             return {}
         pipe = self._redis.pipeline(transaction=False)
         for names in groups.values():
-            pipe.pfcount(*[f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:{name}"
-                           for shard, start, name in product(shards, starts, names)])
+            pipe.pfcount(
+                *[
+                    f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:{name}"
+                    for shard, start, name in product(shards, starts, names)
+                ]
+            )
         return dict(zip(groups, pipe.execute(), strict=True))
 
     def pipeline(self, shards: Sequence[ShardId]) -> list[dict[str, int]]:

@@ -24,9 +24,13 @@ def pulse_process(command: str, settings: Settings, log_dir: Path) -> Iterator[s
     """`pulse <command>` as a child process; its output goes to a log file shown on failure."""
     log_path = log_dir / f"{command}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", command],
-                                env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", command],
+            env=settings_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         yield proc
     finally:
@@ -34,8 +38,10 @@ def pulse_process(command: str, settings: Settings, log_dir: Path) -> Iterator[s
 
 
 def log_tail(log_dir: Path, lines: int = 40) -> str:
-    return "\n".join(f"--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-lines:])
-                     for p in sorted(log_dir.glob("*.log")))
+    return "\n".join(
+        f"--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-lines:])
+        for p in sorted(log_dir.glob("*.log"))
+    )
 
 
 def scrape(port: int) -> str:
@@ -45,8 +51,11 @@ def scrape(port: int) -> str:
 
 def samples(text: str) -> Samples:
     """`{(name, frozenset(labels.items())): value}` for every sample of a scrape."""
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(found: Samples, name: str, **labels: str) -> float | None:
@@ -59,8 +68,12 @@ def total(found: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in found.items() if n == name and wanted <= ls)
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str,
-             on_timeout: Callable[[], str] = lambda: "") -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+    on_timeout: Callable[[], str] = lambda: "",
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -73,8 +86,9 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str,
 
 
 def promtool_check(promtool: str, text: str) -> None:
-    result = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
-                            capture_output=True, timeout=30)
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30
+    )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 

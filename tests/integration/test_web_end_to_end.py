@@ -35,13 +35,24 @@ NOW_S = int(time.time())
 
 
 def pv(eid: str, ago_s: int, page: str, **ids: str) -> dict[str, Any]:
-    return {"event_id": eid, "type": "clickstream.page_view", "timestamp": NOW_S - ago_s,
-            "page": page, "property": "shop", **ids}
+    return {
+        "event_id": eid,
+        "type": "clickstream.page_view",
+        "timestamp": NOW_S - ago_s,
+        "page": page,
+        "property": "shop",
+        **ids,
+    }
 
 
 def ev(eid: str, kind: str, ago_s: int, **fields: str) -> dict[str, Any]:
-    return {"event_id": eid, "type": f"clickstream.{kind}", "timestamp": NOW_S - ago_s,
-            "property": "shop", **fields}
+    return {
+        "event_id": eid,
+        "type": f"clickstream.{kind}",
+        "timestamp": NOW_S - ago_s,
+        "property": "shop",
+        **fields,
+    }
 
 
 # Visitor A: three views, sent out of order, one session (70 s, exit /checkout).
@@ -69,8 +80,16 @@ PART_TWO: list[tuple[bytes | None, Any]] = [
     (b"va", ev("v1", "conversion", 95, goal="signup", anonymous_id="va")),
     (b"va", pv("a1", 170, "/", anonymous_id="va")),  # a duplicate (same event_id)
     (None, {"event_id": "x1", "type": "clickstream.page_view", "timestamp": NOW_S}),  # no page
-    (b"va", {"event_id": "x2", "type": "email.sent", "timestamp": NOW_S,
-             "message_id": "m", "campaign_id": "c"}),  # wrong topic
+    (
+        b"va",
+        {
+            "event_id": "x2",
+            "type": "email.sent",
+            "timestamp": NOW_S,
+            "message_id": "m",
+            "campaign_id": "c",
+        },
+    ),  # wrong topic
     (b"va", b"\xff\xfe garbage bytes"),
 ]
 
@@ -118,14 +137,25 @@ def _accepted(port: int) -> float:
 
 
 def test_web_metrics_exact_through_kafka_redis_and_a_sigkill(
-    kafka: EmbeddedKafka, redis_server: EmbeddedRedis, topic_prefix: str, tmp_path: Path,
+    kafka: EmbeddedKafka,
+    redis_server: EmbeddedRedis,
+    topic_prefix: str,
+    tmp_path: Path,
     promtool: str,
 ) -> None:
     port = free_port()
-    settings = Settings(kafka_url=kafka.url, redis_url=redis_server.url, topic_prefix=topic_prefix,
-                        app_id=f"pulse-{topic_prefix}", partitions=2, windows="5m,1h",
-                        exporter_host="127.0.0.1", exporter_port=port, rebalance_timeout_s=3.0,
-                        batch_within_s=0.05)
+    settings = Settings(
+        kafka_url=kafka.url,
+        redis_url=redis_server.url,
+        topic_prefix=topic_prefix,
+        app_id=f"pulse-{topic_prefix}",
+        partitions=2,
+        windows="5m,1h",
+        exporter_host="127.0.0.1",
+        exporter_port=port,
+        rebalance_timeout_s=3.0,
+        batch_within_s=0.05,
+    )
     asyncio.run(create_topics(settings))
     topic = settings.topic("clickstream")
     logs = lambda: log_tail(tmp_path)  # noqa: E731
@@ -139,8 +169,12 @@ def test_web_metrics_exact_through_kafka_redis_and_a_sigkill(
         asyncio.run(_produce(kafka.bootstrap, topic, PART_TWO))
         with pulse_process("worker", settings, tmp_path):
             wait_for(lambda: _accepted(port) >= sum(ACCEPTED.values()), 90, "all events", logs)
-            wait_for(lambda: total(samples(scrape(port)), "pulse_events_rejected_total") >= 4,
-                     30, "all rejections", logs)
+            wait_for(
+                lambda: total(samples(scrape(port)), "pulse_events_rejected_total") >= 4,
+                30,
+                "all rejections",
+                logs,
+            )
             time.sleep(1.0)  # anything still in flight would show up as a mismatch below
             text = scrape(port)
 
