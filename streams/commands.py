@@ -23,12 +23,21 @@ from streams.procs import free_port, stop_process
 EMBEDDED_REBALANCE_S = 3.0  # Tansu admits a member only after the rebalance timeout
 
 
+_NEEDS = {  # which URLs each command needs
+    "worker": ("kafka_url", "redis_url"),
+    "exporter": ("redis_url",),
+    "produce": ("kafka_url",),
+    "simulate": ("kafka_url",),
+    "check": ("kafka_url", "redis_url"),
+    "run": ("kafka_url", "redis_url"),
+}
+
+
 def require_urls(settings: Settings, command: str) -> None:
-    if not settings.kafka_url or not settings.redis_url:
-        raise ConfigError(
-            f"`pulse {command}` needs PULSE_KAFKA_URL and PULSE_REDIS_URL "
-            "(or --kafka-url/--redis-url); `pulse run` starts embedded ones"
-        )
+    missing = [f"PULSE_{name.upper()}" for name in _NEEDS.get(command, ()) if not getattr(settings, name)]
+    if missing:
+        raise ConfigError(f"`pulse {command}` needs {' and '.join(missing)} (or the matching flags); "
+                          "`pulse run` without URLs starts an embedded broker and Redis")
 
 
 def topic_plan(settings: Settings) -> dict[str, int]:
