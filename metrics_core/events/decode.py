@@ -35,8 +35,8 @@ class _Plan:
     """A `TypeSpec` flattened at import time into what the per-event loop needs.
 
     Each rule carries `fast_chars`: the length limit of a plain string field, so that the
-    common case (a short string in a string field) is accepted inline, without calling its
-    check; -1 for kinds that are not plain strings, or where "" is a value (free text).
+    common case (a non-empty string within its limit) is accepted inline without calling the
+    kind's check: ~7 fields × ~50k events/s. It is -1 for kinds that are not plain strings.
     """
 
     type: str
@@ -64,7 +64,7 @@ def _plan(event_type: str, spec: TypeSpec) -> _Plan:
 
 
 def _fast_chars(kind: Kind) -> int:
-    return kind.max_chars if kind.max_chars is not None and kind.blank_is_absent else -1
+    return -1 if kind.max_chars is None else kind.max_chars
 
 
 _PLANS: dict[str, _Plan] = {name: _plan(name, spec) for name, spec in TYPES.items()}
@@ -108,9 +108,10 @@ def decode_json(obj: object, topic_family: str, now_ms: int) -> Event | Rejectio
     event_id = obj.get("event_id")
     if not isinstance(event_id, str) or not 0 < len(event_id) <= _EVENT_ID_CHARS:
         return _common_field_problem(obj, "event_id", event_id, _EVENT_ID)
-    plan = _plan_of(obj)
-    if isinstance(plan, Rejection):
-        return plan
+    event_type = obj.get("type")
+    plan = _PLANS.get(event_type) if event_type.__class__ is str else None
+    if plan is None:
+        return _type_problem(event_type)
     if plan.family != topic_family:
         detail = f"{plan.type}: belongs on the {plan.family!r} topic, not on {topic_family!r}"
         return Rejection(Reason.WRONG_TOPIC, detail)
@@ -128,20 +129,16 @@ def decode_json(obj: object, topic_family: str, now_ms: int) -> Event | Rejectio
     return Event(event_id, plan.type, ts_ms, prop, fields)
 
 
-def _plan_of(obj: dict[Any, Any]) -> _Plan | Rejection:
-    event_type = obj.get("type")
+def _type_problem(event_type: object) -> Rejection:
+    """Why `type` names no known event type."""
     if event_type is None or event_type == "":
         return Rejection(Reason.MISSING_FIELD, "event: field 'type' is missing (required string)")
+    got = describe(event_type)
     if not isinstance(event_type, str):
-        got = describe(event_type)
         detail = f"event: field 'type' has the wrong type: expected a string, got {got}"
         return Rejection(Reason.WRONG_TYPE, detail)
-    plan = _PLANS.get(event_type)
-    if plan is None:
-        got = describe(event_type)
-        detail = f"event: unknown type {got} (expected one of DESIGN §3, e.g. 'clickstream.click')"
-        return Rejection(Reason.UNKNOWN_TYPE, detail)
-    return plan
+    detail = f"event: unknown type {got} (expected one of DESIGN §3, e.g. 'clickstream.click')"
+    return Rejection(Reason.UNKNOWN_TYPE, detail)
 
 
 def _event_time(event_type: str, value: object, now_ms: int) -> int | Rejection:
@@ -187,12 +184,14 @@ def _fields(plan: _Plan, obj: dict[Any, Any]) -> dict[str, Any] | Rejection:
             if reason is not None:
                 return _invalid(plan.type, name, kind, value, reason)
         fields[name] = value
-    return _across_fields(plan, fields)
+    if plan.one_of or plan.relations:
+        return _across_fields(plan, fields)
+    return fields
 
 
 def _across_fields(plan: _Plan, fields: dict[str, Any]) -> dict[str, Any] | Rejection:
     """The rules that look at several fields: the one-of requirement and the relations."""
-    if plan.one_of_kind is not None and not any(name in fields for name in plan.one_of):
+    if plan.one_of_kind is not None and fields.keys().isdisjoint(plan.one_of):
         return _missing(plan.type, " or ".join(map(repr, plan.one_of)), plan.one_of_kind)
     for relation in plan.relations:
         fault = relation(fields)

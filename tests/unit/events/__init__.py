@@ -1,0 +1,1 @@
+"""Tests of metrics_core.events: schema table, timestamps, decoding."""
