@@ -242,7 +242,8 @@ class Applier:
             counts["rej\x1f" + rejection.reason.value] += 1
         counts["dup"] += duplicates
         counts["late"] += len(todo.late)
-        latency = self._latency_s.pop(shard, None)
+        # read, not popped: a commit that then conflicts must not lose the observation
+        latency = self._latency_s.get(shard)
         if latency is not None:
             le = next((str(b) for b in LATENCY_BUCKETS_S if latency <= b), "+Inf")
             counts["lat\x1f" + le] += 1
