@@ -211,8 +211,8 @@ class Applier:
         limits = self._limits
         changes = Changes()
         ctx = Context(now_ms, limits.retention_ms, limits.session_timeout_ms, labels)
+        released = labels.expire(now_ms - limits.retention_ms)  # free slots before folding
         self._family.apply(fresh, states, ctx, changes)
-        released = labels.expire(now_ms - limits.retention_ms)
         duplicates = len(todo.events) - len(fresh)
         pipeline = self._pipeline_counts(fresh, todo, duplicates, shard)
         commit = Commit(

@@ -36,8 +36,10 @@ _NEEDS = {  # which URLs each command needs
 def require_urls(settings: Settings, command: str) -> None:
     missing = [f"PULSE_{name.upper()}" for name in _NEEDS.get(command, ()) if not getattr(settings, name)]
     if missing:
-        raise ConfigError(f"`pulse {command}` needs {' and '.join(missing)} (or the matching flags); "
-                          "`pulse run` without URLs starts an embedded broker and Redis")
+        raise ConfigError(
+            f"`pulse {command}` needs {' and '.join(missing)} (or the matching flags); "
+            "`pulse run` without URLs starts an embedded broker and Redis"
+        )
 
 
 def topic_plan(settings: Settings) -> dict[str, int]:

@@ -74,13 +74,17 @@ class PulseCollector(Collector):
     def _collect_web(self, shards: Sequence[ShardId], now_ms: int, out: MetricSet) -> None:
         if not shards:
             return
+        reads = []
         for window in self._windows:
             starts = list(window_buckets(now_ms, window))
-            counters = self._reader.counters(shards, window.bucket_ms, starts)
+            reads.append((window, starts, self._reader.counters(shards, window.bucket_ms, starts)))
+        # a property seen in any window gets its counts (0) in every window: no gaps on dashboards
+        properties = set().union(*(web.properties(counters) for _, _, counters in reads))
+        for window, starts, counters in reads:
 
             def uniques(
                 groups: Mapping[str, Sequence[str]], w: Window = window, s: list[int] = starts
             ) -> dict[str, int]:
                 return self._reader.uniques(shards, w.bucket_ms, s, groups)
 
-            web.collect_window(window.label, counters, uniques, self._cap, out)
+            web.collect_window(window.label, counters, uniques, self._cap, out, properties)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from metrics_core.exposition.metricset import MetricSet
 from metrics_core.families.changes import SEP, field_name
@@ -81,12 +81,22 @@ def _kept(*groups: Mapping[tuple[str, ...], int], cap: int) -> frozenset[str]:
     return kept_values(weights, cap)
 
 
+def properties(counters: Mapping[str, int]) -> set[str]:
+    """The properties that have any counter in these counters."""
+    return {name.split(SEP, 2)[1] for name in counters}
+
+
 def collect_window(
-    window: str, counters: Mapping[str, int], uniques: UniqueCounter, cap: int, out: MetricSet
+    window: str,
+    counters: Mapping[str, int],
+    uniques: UniqueCounter,
+    cap: int,
+    out: MetricSet,
+    known_properties: Iterable[str] = (),
 ) -> None:
-    """Add every web gauge of one window to `out`."""
+    """Add every web gauge of one window to `out`; `known_properties` get zero counts when quiet."""
     c = _parse(counters)
-    props = {key[0] for code in c.values() for key in code}
+    props = properties(counters) | set(known_properties)
 
     def put(name: str, prop: str, value: float | None, label: str | None = None) -> None:
         if value is None:

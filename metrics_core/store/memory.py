@@ -74,11 +74,11 @@ class MemoryStore:
                 s.counters[bucket_key][name] += delta
         for unique_key, members in commit.spread.uniques.items():
             s.uniques[unique_key] |= members
-        for label, values in commit.labels_touched.items():
-            s.labels[label].update(values)
         for label, gone in commit.labels_released.items():
             for value in gone:
                 s.labels[label].pop(value, None)
+        for label, values in commit.labels_touched.items():
+            s.labels[label].update(values)
         for name, delta in commit.pipeline.items():
             s.pipeline[name] += delta
         s.pipeline.update(commit.gauges)

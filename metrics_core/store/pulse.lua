@@ -107,16 +107,17 @@ local function pulse_commit(keys, args)
     add_members(key, h[3])
     redis.call('PEXPIREAT', key, h[2])
   end
+  -- releases first: a value released and admitted again in one batch stays admitted
+  for _, l in ipairs(c.lr) do
+    for i = 1, #l[2], CHUNK do
+      redis.call('ZREM', p .. ':lab:' .. l[1], unpack(l[2], i, math.min(i + CHUNK - 1, #l[2])))
+    end
+  end
   for _, l in ipairs(c.lt) do
     redis.call('SADD', p .. ':labs', l[1])
     local key, pairs_ = p .. ':lab:' .. l[1], l[2]
     for i = 1, #pairs_, 2 do
       redis.call('ZADD', key, pairs_[i + 1], pairs_[i])
-    end
-  end
-  for _, l in ipairs(c.lr) do
-    for i = 1, #l[2], CHUNK do
-      redis.call('ZREM', p .. ':lab:' .. l[1], unpack(l[2], i, math.min(i + CHUNK - 1, #l[2])))
     end
   end
   local pipe = p .. ':pipe'

@@ -69,9 +69,7 @@ async def test_tansu_starts_and_answers_metadata(kafka: EmbeddedKafka) -> None:
     assert meta.cluster_id == kafka.cluster_id
 
 
-async def test_ensure_topics_creates_partitions_idempotently(
-    kafka: EmbeddedKafka, topic_prefix: str
-) -> None:
+async def test_ensure_topics_creates_partitions_idempotently(kafka: EmbeddedKafka, topic_prefix: str) -> None:
     topics = {f"{topic_prefix}clickstream": 4, f"{topic_prefix}clickstream.dlq": 4}
     missing = f"{topic_prefix}missing"
 
@@ -100,9 +98,7 @@ async def test_produce_consume_round_trip(kafka: EmbeddedKafka, topic_prefix: st
     assert len(partitions) > 1
 
 
-async def _consume(
-    bootstrap: str, topic: str, group: str, count: int
-) -> tuple[dict[bytes, bytes], set[int]]:
+async def _consume(bootstrap: str, topic: str, group: str, count: int) -> tuple[dict[bytes, bytes], set[int]]:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -177,9 +173,7 @@ async def test_topic_identity_at_each_metadata_version(
     assert len(identity.split("/")) == parts
 
 
-async def test_topic_identity_of_a_missing_topic_raises(
-    kafka: EmbeddedKafka, topic_prefix: str
-) -> None:
+async def test_topic_identity_of_a_missing_topic_raises(kafka: EmbeddedKafka, topic_prefix: str) -> None:
     with pytest.raises(BrokerUnavailable, match="create it first"):
         await topic_identity(kafka.bootstrap, f"{topic_prefix}nope")
 
@@ -210,9 +204,7 @@ def test_valkey_is_the_embedded_default() -> None:
         client.close()
 
 
-def test_redis_fixtures_give_a_fresh_server(
-    redis_server: EmbeddedRedis, redis_client: redis.Redis
-) -> None:
+def test_redis_fixtures_give_a_fresh_server(redis_server: EmbeddedRedis, redis_client: redis.Redis) -> None:
     assert redis_server.port != 6379
     assert redis_client.dbsize() == 0
     redis_client.set("pulse:test", "1")
@@ -220,9 +212,7 @@ def test_redis_fixtures_give_a_fresh_server(
 
 
 @pytest.mark.parametrize("flavor", ["redis", "valkey"])
-def test_aof_keeps_an_incr_across_kill_9(
-    redis_factory: Callable[..., EmbeddedRedis], flavor: str
-) -> None:
+def test_aof_keeps_an_incr_across_kill_9(redis_factory: Callable[..., EmbeddedRedis], flavor: str) -> None:
     server = redis_factory(AOF_ALWAYS, flavor=flavor)
     client = redis.Redis.from_url(server.url)
     assert client.incr("pulse:counter") == 1
@@ -268,9 +258,7 @@ def test_stop_process_ends_the_whole_process_group() -> None:
         "print(child.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", parent], stdout=subprocess.PIPE, start_new_session=True
-    )
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, start_new_session=True)
     assert proc.stdout is not None
     child_pid = int(proc.stdout.readline())
 
