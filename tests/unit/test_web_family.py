@@ -198,6 +198,10 @@ async def test_windows_follow_the_clock(dataset: Harness) -> None:
     assert scrape.web("pulse_page_views", "1h") == 6  # a2, a3, b1, b2, c1, c2
     assert scrape.web("pulse_sessions", "1h") == 3  # SA2, SB, SC
     assert scrape.web("pulse_session_duration_seconds", "1h") == pytest.approx(2380 / 3)
+    # the 5m window is quiet by then: counts are 0 (not missing), ratios are not exported
+    assert scrape.web("pulse_page_views", "5m") == 0
+    assert scrape.web("pulse_sessions", "5m") == 0
+    assert scrape.web("pulse_bounce_ratio", "5m") is None
 
 
 async def test_session_revised_live(applier: HarnessFactory) -> None:
