@@ -229,6 +229,8 @@ class Applier:
             pipeline=pipeline,
             gauges=gauges,
             maxima={"lts": max(e.ts_ms for e in fresh)} if fresh else {},
+            series=changes.points,
+            series_keep_from_ms=now_ms - limits.retention_ms,
         )
         return commit, Outcome(len(fresh), duplicates, len(todo.rejected), len(todo.late), len(todo.forwards))
 

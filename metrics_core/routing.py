@@ -14,13 +14,17 @@ from aiokafka.partitioner import murmur2
 
 from metrics_core.events.model import Event
 
-# The id that orders each type's entity; the first present field wins, else the event_id.
-_ROUTING_FIELDS: Mapping[str, tuple[str, ...]] = {
+# The id that orders each entity: by type where a type says, else by family; the first field
+# present wins, else the event_id (stateless events spread evenly: no hot key).
+_BY_FAMILY: Mapping[str, tuple[str, ...]] = {
     "clickstream": ("session_id", "anonymous_id", "user_id"),
     "email": ("message_id",),
     "survey": ("response_id",),
     "social": ("conversation_id",),
     "customer": ("customer_id", "ticket_id", "attendee_id"),
+}
+_BY_TYPE: Mapping[str, tuple[str, ...]] = {
+    "social.followers": ("platform",),  # a platform's snapshots form one series
 }
 
 
@@ -32,7 +36,7 @@ def routing_key(event: Event) -> str:
     'a1'
     """
     fields = event.fields
-    for name in _ROUTING_FIELDS.get(event.family, ()):
+    for name in _BY_TYPE.get(event.type) or _BY_FAMILY.get(event.family, ()):
         value = fields.get(name)
         if value:
             return str(value)

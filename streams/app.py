@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
@@ -12,8 +12,7 @@ import faust
 
 from metrics_core.errors import PulseError
 from metrics_core.events.model import FAMILIES
-from metrics_core.families.base import CountOnly, Family
-from metrics_core.families.web import WebFamily
+from metrics_core.registry import family_logic
 from metrics_core.settings import Settings
 from metrics_core.store.redis_store import RedisStore, namespace
 from streams.bridge import FamilyBridge, Source
@@ -22,19 +21,6 @@ from streams.producer import KafkaSender
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-FAMILY_LOGIC: Mapping[str, type[Family] | None] = {
-    "clickstream": WebFamily,
-    "email": None,
-    "social": None,
-    "survey": None,
-    "customer": None,
-}
-
-
-def family_logic(name: str) -> Family:
-    cls = FAMILY_LOGIC.get(name)
-    return cls() if cls is not None else CountOnly(name)
 
 
 class Runtime:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from metrics_core.events.model import FAMILIES
-from metrics_core.exposition import pipeline, web
+from metrics_core.exposition import pipeline
 from metrics_core.exposition.metricset import MetricSet
+from metrics_core.exposition.views import FamilyView, WindowView
+from metrics_core.registry import EXPOSITIONS
 from metrics_core.store.base import Reader, ShardId
-from metrics_core.windows import Window, window_buckets
+from metrics_core.windows import Window
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +65,13 @@ class PulseCollector(Collector):
             by_family.setdefault(shard.family, []).append(shard)
         out = MetricSet()
         pipeline.declare(out)
-        web.declare(out)
+        for module in EXPOSITIONS.values():
+            module.declare(out)
         for family in FAMILIES:
-            pipeline.collect_family(
-                self._topic_of(family), family, self._reader.pipeline(by_family[family]), out
-            )
-        self._collect_web(by_family["clickstream"], now_ms, out)
+            shards = by_family[family]
+            pipeline.collect_family(self._topic_of(family), family, self._reader.pipeline(shards), out)
+            exposition = EXPOSITIONS.get(family)
+            if exposition is not None and shards:
+                windows = [WindowView(w, self._reader, shards, now_ms) for w in self._windows]
+                exposition.collect(FamilyView(self._reader, shards, now_ms), windows, out, self._cap)
         yield from out.families()
-
-    def _collect_web(self, shards: Sequence[ShardId], now_ms: int, out: MetricSet) -> None:
-        if not shards:
-            return
-        reads = []
-        for window in self._windows:
-            starts = list(window_buckets(now_ms, window))
-            reads.append((window, starts, self._reader.counters(shards, window.bucket_ms, starts)))
-        # a property seen in any window gets its counts (0) in every window: no gaps on dashboards
-        properties = set().union(*(web.properties(counters) for _, _, counters in reads))
-        for window, starts, counters in reads:
-
-            def uniques(
-                groups: Mapping[str, Sequence[str]], w: Window = window, s: list[int] = starts
-            ) -> dict[str, int]:
-                return self._reader.uniques(shards, w.bucket_ms, s, groups)
-
-            web.collect_window(window.label, counters, uniques, self._cap, out, properties)

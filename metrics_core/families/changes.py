@@ -29,9 +29,27 @@ class Changes:
     uniques: defaultdict[tuple[int, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     states: dict[str, tuple[bytes | None, int]] = field(default_factory=dict)
     pipeline: Counter[str] = field(default_factory=Counter)
+    totals: Counter[str] = field(default_factory=Counter)
+    samples: dict[tuple[int, str], dict[str, float | None]] = field(default_factory=dict)
+    points: dict[str, dict[int, float]] = field(default_factory=dict)
 
     def count(self, ts_ms: int, name: str, n: int = 1) -> None:
         self.counts[(ts_ms // 1000, name)] += n
+
+    def total(self, name: str, n: int = 1) -> None:
+        """A counter of the present, not of a window (e.g. active customers now)."""
+        self.totals[name] += n
+
+    def sample(self, ts_ms: int, name: str, member: str, value: float | None) -> None:
+        """A value in the distribution `name` at `ts_ms` (for exact medians); None withdraws it.
+
+        Withdraw an old sample before adding its replacement: the later call wins.
+        """
+        self.samples.setdefault((ts_ms // 1000, name), {})[member] = value
+
+    def point(self, name: str, ts_ms: int, value: float) -> None:
+        """A snapshot in the series `name` (e.g. a follower count); the same ts replaces it."""
+        self.points.setdefault(name, {})[ts_ms] = value
 
     def unique(self, ts_ms: int, name: str, member: str) -> None:
         self.uniques[(ts_ms // 1000, name)].add(member)
@@ -47,6 +65,10 @@ class Spread:
 
     counters: dict[tuple[int, int], dict[str, int]]
     uniques: dict[tuple[int, int, str], set[str]]
+    samples: dict[tuple[int, int, str], dict[str, float | None]] = field(default_factory=dict)
+
+
+TOTALS = (0, 0)  # the (width, start) under which `Changes.total` counters travel; never expires
 
 
 def spread(changes: Changes, tier_spans: Mapping[int, int], now_ms: int) -> Spread:
@@ -65,9 +87,17 @@ def spread(changes: Changes, tier_spans: Mapping[int, int], now_ms: int) -> Spre
     for (second, name), members in changes.uniques.items():
         for bucket_ms, start in _buckets(second * 1000, tier_spans, now_ms):
             uniques[(bucket_ms, start, name)] |= members
+    samples: defaultdict[tuple[int, int, str], dict[str, float | None]] = defaultdict(dict)
+    for (second, name), values in changes.samples.items():
+        for bucket_ms, start in _buckets(second * 1000, tier_spans, now_ms):
+            samples[(bucket_ms, start, name)].update(values)
+    totals = {name: n for name, n in changes.totals.items() if n}
+    if totals:
+        counters[TOTALS] = totals
     return Spread(
         {b: f for b, f in counters.items() if any(f.values())},
         dict(uniques),
+        dict(samples),
     )
 
 

@@ -69,6 +69,8 @@ class Commit:
     pipeline: Mapping[str, int] = field(default_factory=dict)  # counters (incremented)
     gauges: Mapping[str, int] = field(default_factory=dict)  # set as they are
     maxima: Mapping[str, int] = field(default_factory=dict)  # kept at the largest value seen
+    series: Mapping[str, Mapping[int, float]] = field(default_factory=dict)  # name -> {ts: value}
+    series_keep_from_ms: int = 0  # older points are dropped
 
 
 class Store(Protocol):
@@ -112,6 +114,18 @@ class Reader(Protocol):
         groups: Mapping[str, Sequence[str]],
     ) -> dict[str, int]:
         """For each group, the size of the union of its unique sets over shards and buckets."""
+        ...
+
+    def samples(
+        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int], names: Sequence[str]
+    ) -> dict[str, list[float]]:
+        """Every sample of each distribution over shards and buckets (one per member)."""
+        ...
+
+    def series_names(self, shards: Sequence[ShardId]) -> set[str]: ...
+
+    def series_at(self, shards: Sequence[ShardId], name: str, at_ms: int) -> tuple[int, float] | None:
+        """The latest point of a series at or before `at_ms`, as (ts, value)."""
         ...
 
     def pipeline(self, shards: Sequence[ShardId]) -> list[dict[str, int]]:

@@ -26,6 +26,10 @@ class _Shard:
     uniques: defaultdict[tuple[int, int, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     labels: defaultdict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     pipeline: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    samples: defaultdict[tuple[int, int, str], dict[str, float]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    series: defaultdict[str, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
 
 
 class MemoryStore:
@@ -74,6 +78,18 @@ class MemoryStore:
                 s.counters[bucket_key][name] += delta
         for unique_key, members in commit.spread.uniques.items():
             s.uniques[unique_key] |= members
+        for sample_key, sampled in commit.spread.samples.items():
+            distribution = s.samples[sample_key]
+            for member, number in sampled.items():
+                if number is None:
+                    distribution.pop(member, None)
+                else:
+                    distribution[member] = number
+        for series_name, points in commit.series.items():
+            kept = s.series[series_name]
+            kept.update(points)
+            for ts in [ts for ts in kept if ts < commit.series_keep_from_ms]:
+                del kept[ts]
         for label, gone in commit.labels_released.items():
             for value in gone:
                 s.labels[label].pop(value, None)
@@ -118,6 +134,26 @@ class MemoryStore:
                 members |= self._shards[shard].uniques.get((bucket_ms, start, name), set())
             result[group] = len(members)
         return result
+
+    def samples(
+        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int], names: Sequence[str]
+    ) -> dict[str, list[float]]:
+        return {
+            name: [
+                v
+                for shard, start in product(shards, starts)
+                for v in self._shards[shard].samples.get((bucket_ms, start, name), {}).values()
+            ]
+            for name in names
+        }
+
+    def series_names(self, shards: Sequence[ShardId]) -> set[str]:
+        return {name for shard in shards for name, pts in self._shards[shard].series.items() if pts}
+
+    def series_at(self, shards: Sequence[ShardId], name: str, at_ms: int) -> tuple[int, float] | None:
+        points = [(ts, v) for shard in shards for ts, v in self._shards[shard].series[name].items()]
+        before = [p for p in points if p[0] <= at_ms]
+        return max(before) if before else None
 
     def pipeline(self, shards: Sequence[ShardId]) -> list[dict[str, int]]:
         return [dict(self._shards[shard].pipeline) for shard in shards]

@@ -10,7 +10,10 @@ Keys under a shard prefix P:
   P:fence                  hash: source "<topic identity>|<partition>" -> last applied offset
   P:dd:<hour>              set of 8-byte event-id fingerprints, by event-time hour
   P:st:<key>               an entity's state (JSON)
-  P:c:<width>:<start>      hash: the counters of one bucket
+  P:c:<width>:<start>      hash: the counters of one bucket (P:c:0:0: totals, no expiry)
+  P:q:<width>:<start>:<n>  sorted set: the samples of distribution <n> in one bucket (member -> value)
+  P:z:<n>                  sorted set: the snapshot series <n> (score ts, member "ts:value")
+  P:zs                     set of the series names
   P:h:<width>:<start>:<n>  HyperLogLog: the unique set <n> of one bucket
   P:lab:<label>            sorted set: admitted label value -> last seen ms
   P:labs                   set of the label names that have a P:lab key
@@ -100,7 +103,29 @@ local function pulse_commit(keys, args)
   for _, b in ipairs(c.c) do
     local key = p .. ':c:' .. b[1]
     incr_fields(key, b[3])
-    redis.call('PEXPIREAT', key, b[2])
+    if b[2] ~= '0' then
+      redis.call('PEXPIREAT', key, b[2])
+    end
+  end
+  for _, q in ipairs(c.q) do
+    local key, f = p .. ':q:' .. q[1], q[3]
+    for i = 1, #f, 2 do
+      if f[i + 1] then
+        redis.call('ZADD', key, f[i + 1], f[i])
+      else
+        redis.call('ZREM', key, f[i])
+      end
+    end
+    redis.call('PEXPIREAT', key, q[2])
+  end
+  for _, z in ipairs(c.z) do
+    local key, pts = p .. ':z:' .. z[1], z[2]
+    redis.call('SADD', p .. ':zs', z[1])
+    for i = 1, #pts, 2 do
+      redis.call('ZREMRANGEBYSCORE', key, pts[i], pts[i])
+      redis.call('ZADD', key, pts[i], pts[i] .. ':' .. pts[i + 1])
+    end
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. c.zk)
   end
   for _, h in ipairs(c.h) do
     local key = p .. ':h:' .. h[1]

@@ -47,10 +47,25 @@ def _payload(commit: Commit) -> tuple[bytes, bytes]:
             [key, value.decode() if value is not None else False, str(expire)]
             for key, (value, expire) in commit.states.items()
         ],
+        "q": [
+            [
+                f"{width}:{start}:{name}",
+                str(start + commit.bucket_expiry_ms[width]),
+                _flat((member, _num(v) if v is not None else False) for member, v in values.items()),
+            ]
+            for (width, start, name), values in spread.samples.items()
+            if values
+        ],
+        "z": [
+            [name, _flat((str(ts), _num(v)) for ts, v in sorted(points.items()))]
+            for name, points in commit.series.items()
+            if points
+        ],
+        "zk": str(commit.series_keep_from_ms),
         "c": [
             [
                 f"{width}:{start}",
-                str(start + commit.bucket_expiry_ms[width]),
+                str(start + commit.bucket_expiry_ms[width]) if width else "0",  # totals: no expiry
                 _flat((name, str(delta)) for name, delta in fields.items() if delta),
             ]
             for (width, start), fields in spread.counters.items()
@@ -77,8 +92,13 @@ def _payload(commit: Commit) -> tuple[bytes, bytes]:
     return orjson.dumps(body), blob
 
 
-def _flat(pairs: Iterable[tuple[str, str]]) -> list[str]:
+def _flat(pairs: Iterable[tuple[str, Any]]) -> list[Any]:
     return [item for pair in pairs for item in pair]
+
+
+def _num(value: float) -> str:
+    """A number as Redis reads it back exactly: `3`, `2.5`."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _fingerprint_args(fingerprints: Sequence[tuple[int, bytes]]) -> tuple[bytes, bytes]:
@@ -213,6 +233,32 @@ class RedisReader:
                 ]
             )
         return dict(zip(groups, pipe.execute(), strict=True))
+
+    def samples(
+        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int], names: Sequence[str]
+    ) -> dict[str, list[float]]:
+        pipe = self._redis.pipeline(transaction=False)
+        for name in names:
+            for shard, start in product(shards, starts):
+                pipe.zrange(
+                    f"{shard_prefix(self._ns, shard)}:q:{bucket_ms}:{start}:{name}", 0, -1, withscores=True
+                )
+        replies = iter(pipe.execute())
+        per_key = len(shards) * len(starts)
+        return {name: [score for _ in range(per_key) for _, score in next(replies)] for name in names}
+
+    def series_names(self, shards: Sequence[ShardId]) -> set[str]:
+        pipe = self._redis.pipeline(transaction=False)
+        for shard in shards:
+            pipe.smembers(f"{shard_prefix(self._ns, shard)}:zs")
+        return set().union(*pipe.execute()) if shards else set()
+
+    def series_at(self, shards: Sequence[ShardId], name: str, at_ms: int) -> tuple[int, float] | None:
+        pipe = self._redis.pipeline(transaction=False)
+        for shard in shards:
+            pipe.zrevrangebyscore(f"{shard_prefix(self._ns, shard)}:z:{name}", at_ms, "-inf", 0, 1)
+        found = [member.split(":", 1) for reply in pipe.execute() for member in reply]
+        return max(((int(ts), float(v)) for ts, v in found), default=None)
 
     def pipeline(self, shards: Sequence[ShardId]) -> list[dict[str, int]]:
         pipe = self._redis.pipeline(transaction=False)

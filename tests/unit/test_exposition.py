@@ -16,6 +16,7 @@ from metrics_core import batch
 from metrics_core.events.model import FAMILIES, Reason
 from metrics_core.events.schema import TYPES
 from metrics_core.exposition import web
+from metrics_core.exposition.emit import Emitter
 from metrics_core.exposition.metricset import MetricSet
 from metrics_core.families.changes import SEP, field_name
 from metrics_core.store.base import ShardId
@@ -105,10 +106,16 @@ def test_hostile_label_values_pass_promtool_unsanitised(promtool: str) -> None:
     counters = {field_name("pv", v): 1 for v in values}
     counters.update({field_name("ck", "default", v): 2 for v in values})
 
-    def uniques(groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
-        return dict.fromkeys(groups, 1)
+    class View:  # a window view that skips the store: unsanitised values straight in
+        label = "5m"
 
-    web.collect_window("5m", counters, uniques, 500, out)
+        def __init__(self) -> None:
+            self.counters = counters
+
+        def uniques(self, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+            return dict.fromkeys(groups, 1)
+
+    web.collect_window(View(), 500, Emitter(out, web.SPECS, "5m"))  # type: ignore[arg-type]
 
     class Static(Collector):
         def collect(self) -> Iterator[Metric]:
