@@ -40,4 +40,4 @@ lint: venv
 	$(BIN)/mypy
 
 bench: venv
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/throughput.py

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import random
 import time
 import uuid
@@ -39,7 +40,8 @@ class WebTraffic:
 
     rng: random.Random
     properties: tuple[str, ...] = ("shop",)
-    visits: list[_Visit] = field(default_factory=list)
+    visits: list[tuple[int, int, _Visit]] = field(default_factory=list)  # heap by next view time
+    _seq: int = 0
 
     def _new_visit(self, now_ms: int) -> _Visit:
         rng = self.rng
@@ -53,13 +55,14 @@ class WebTraffic:
         """The next `count` events, stamped at or before `now_ms`."""
         out: list[dict[str, Any]] = []
         while len(out) < count:
-            due = [v for v in self.visits if v.next_ms <= now_ms]
-            visit = due[0] if due and self.rng.random() < 0.7 else self._new_visit(now_ms)
-            if visit not in self.visits:
-                self.visits.append(visit)
+            if self.visits and self.visits[0][0] <= now_ms and self.rng.random() < 0.7:
+                visit = heapq.heappop(self.visits)[2]
+            else:
+                visit = self._new_visit(now_ms)
             out.extend(self._step(visit, now_ms))
-            if visit.views_left <= 0:
-                self.visits.remove(visit)
+            if visit.views_left > 0:
+                self._seq += 1
+                heapq.heappush(self.visits, (visit.next_ms, self._seq, visit))
         return out[:count]
 
     def _step(self, visit: _Visit, now_ms: int) -> list[dict[str, Any]]:
