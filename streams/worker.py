@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import faust
+import redis.asyncio as aioredis
 
 from metrics_core.settings import Settings
+from metrics_core.store.redis_store import namespace
 from streams.app import create_app
+from streams.liveness import HEARTBEAT_EVERY_S, beat, current_group, worker_name
+
+log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Blocks; Faust's worker installs the signal handlers and shuts down cleanly."""
-    app = create_app(settings)
+    assert settings.redis_url
+    ns = namespace(settings.topic_prefix)
+    group = current_group(settings.redis_url, ns, settings.app_id)
+    app = create_app(settings.model_copy(update={"app_id": group}))
+    _heartbeat(app, settings.redis_url, ns)
+    log.info("pulse worker: consumer group %s", group)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.spinner = None  # its animation floods logs that are not a terminal
     worker.execute_from_commandline()
+
+
+def _heartbeat(app: faust.App, redis_url: str, ns: str) -> None:
+    client = aioredis.Redis.from_url(redis_url, socket_timeout=5)
+    name = worker_name()
+
+    @app.task  # type: ignore[untyped-decorator]  # faust ships no types
+    async def heartbeat() -> None:
+        while True:  # from the start, not one interval later: rebuild must see a starting worker
+            try:
+                await beat(client, ns, name)
+            except (OSError, aioredis.RedisError) as exc:  # Redis away: the batch path retries, logs
+                log.debug("heartbeat not written: %s", exc)
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
