@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from metrics_core.events.model import FAMILIES
@@ -32,7 +32,36 @@ class Settings(BaseSettings):
     batch_size: int = Field(2000, ge=1, description="events per batch (take_events max)")
     batch_within_s: float = Field(0.25, gt=0, description="longest wait to fill a batch")
     max_event_bytes: int = Field(65_536, ge=256, description="larger messages are rejected (too_large)")
+    batch_delivery: bool = Field(
+        True, description="deliver each fetched batch to the worker in one call (streams/transport.py)"
+    )
     rebalance_timeout_s: float = Field(60.0, gt=0, description="Kafka group rebalance timeout")
+    # --- the worker's health server (GET /healthz, streams/health.py)
+    worker_health_host: str = Field("0.0.0.0", description="address the worker's health server binds")
+    worker_health_port: int = Field(9641, ge=0, le=65535, description="worker GET /healthz; 0 disables it")
+    worker_stall_s: float = Field(
+        120.0, gt=0, description="the worker reports unhealthy after this long without progress"
+    )
+    # --- the HTTP gateway (`pulse gateway`, docs/gateway.md); secrets come from the environment only
+    gateway_host: str = Field("0.0.0.0", description="address the gateway binds")
+    gateway_port: int = Field(8640, ge=0, le=65535)
+    gateway_token: SecretStr | None = Field(
+        None, description="bearer token for POST /v1/events; None: NO authentication (trusted networks only)"
+    )
+    gateway_max_bytes: int = Field(1_048_576, ge=1024, description="largest request body accepted")
+    gateway_send_timeout_s: float = Field(
+        10.0, gt=0, description="longest wait for Kafka's acks before answering 503"
+    )
+    sendgrid_public_key: SecretStr | None = Field(
+        None, description="base64 DER ECDSA key of SendGrid's Signed Event Webhook; None: unsigned"
+    )
+    sendgrid_tolerance_s: int = Field(300, ge=0, description="oldest signed timestamp taken; 0: any age")
+    segment_secret: SecretStr | None = Field(None, description="Segment webhook shared secret (X-Signature)")
+    segment_conversions: str = Field(
+        "Order Completed,Signed Up", description="Segment track events that are conversions, comma-separated"
+    )
+    stripe_secret: SecretStr | None = Field(None, description="Stripe endpoint signing secret (whsec_...)")
+    stripe_tolerance_s: int = Field(300, ge=1, description="oldest Stripe-Signature timestamp taken")
 
     @field_validator("windows")
     @classmethod
@@ -61,6 +90,10 @@ class Settings(BaseSettings):
     @property
     def session_timeout_ms(self) -> int:
         return parse_duration_ms(self.session_timeout)
+
+    @property
+    def segment_conversion_list(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.segment_conversions.split(",") if name.strip())
 
     @property
     def embedded(self) -> bool:

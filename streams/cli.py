@@ -1,4 +1,4 @@
-"""The `pulse` command: run, worker, exporter, produce, simulate, check."""
+"""The `pulse` command: run, worker, exporter, gateway, produce, simulate, check."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ _FLAGS = {
     "--windows": "windows",
     "--exporter-host": "exporter_host",
     "--exporter-port": "exporter_port",
+    "--gateway-host": "gateway_host",
+    "--gateway-port": "gateway_port",
     "--partitions": "partitions",
     "--dedup-horizon": "dedup_horizon",
     "--label-cap": "label_cap",
@@ -44,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rate", type=float, default=200.0, help="simulated events/s")
     sub.add_parser("worker", parents=[common], help="consume the topics into Redis")
     sub.add_parser("exporter", parents=[common], help="serve /metrics from Redis")
+    sub.add_parser(
+        "gateway", parents=[common], help="HTTP in (events, vendor webhooks), Kafka out; see docs/gateway.md"
+    )
     produce = sub.add_parser("produce", parents=[common], help="send JSON Lines to the right topics")
     produce.add_argument("file", help="a JSON Lines file, or - for standard input")
     simulate = sub.add_parser("simulate", parents=[common], help="send synthetic web traffic")
@@ -51,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--duration", type=float, default=None, help="seconds (default: forever)")
     simulate.add_argument("--count", type=int, default=None, help="stop after this many events")
     simulate.add_argument("--seed", type=int, default=None, help="reproducible traffic")
+    rebuild = sub.add_parser(
+        "rebuild", parents=[common], help="wipe derived state; workers then replay every topic from the start"
+    )
+    rebuild.add_argument("--wait", type=float, default=15.0, help="seconds to wait for workers to stop")
+    rebuild.add_argument("--replay", action="store_true", help="also run a worker until it has caught up")
     check = sub.add_parser("check", parents=[common], help="check settings and connectivity")
     check.add_argument("--create-topics", action="store_true", help="create missing topics")
     return parser
@@ -89,12 +99,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return commands.worker(settings)
     if args.command == "exporter":
         return commands.exporter(settings)
+    if args.command == "gateway":
+        return commands.gateway(settings)
     if args.command == "produce":
         return asyncio.run(commands.produce_file(settings, args.file))
     if args.command == "simulate":
         return asyncio.run(
             commands.simulate_traffic(settings, args.rate, args.duration, args.count, args.seed)
         )
+    if args.command == "rebuild":
+        return commands.rebuild_state(settings, args.wait, args.replay)
     return asyncio.run(commands.check(settings, create_topics=args.create_topics))
 
 

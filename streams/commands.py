@@ -12,6 +12,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from metrics_core.errors import ConfigError, PulseError
 from metrics_core.events.model import FAMILIES
 from metrics_core.settings import Settings
@@ -26,9 +28,11 @@ EMBEDDED_REBALANCE_S = 3.0  # Tansu admits a member only after the rebalance tim
 _NEEDS = {  # which URLs each command needs
     "worker": ("kafka_url", "redis_url"),
     "exporter": ("redis_url",),
+    "gateway": ("kafka_url",),
     "produce": ("kafka_url",),
     "simulate": ("kafka_url",),
     "check": ("kafka_url", "redis_url"),
+    "rebuild": ("kafka_url", "redis_url"),
     "run": ("kafka_url", "redis_url"),
 }
 
@@ -60,6 +64,8 @@ async def create_topics(settings: Settings) -> dict[str, int]:
 def settings_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):  # str() would give '**********': pass the secret itself
+            value = value.get_secret_value()
         if value is not None:
             env[f"PULSE_{name.upper()}"] = str(value)
     return env
@@ -127,6 +133,28 @@ async def _simulate_while_alive(
     task.cancel()
 
 
+def rebuild_state(settings: Settings, wait_s: float, replay: bool) -> int:
+    """Wipe derived state and bump the group epoch; with `replay`, run a worker until caught up."""
+    from streams.rebuild import rebuild, wait_caught_up
+
+    deleted, epoch = asyncio.run(rebuild(settings, wait_s))
+    print(
+        f"pulse rebuild: deleted {deleted} keys; workers now join a fresh consumer group (epoch {epoch}) "
+        "and replay every topic from its beginning"
+    )
+    if not replay:
+        print("pulse rebuild: start `pulse worker` to replay")
+        return 0
+    child = _spawn("worker", settings)
+    try:
+        started = time.monotonic()
+        done = asyncio.run(wait_caught_up(settings, timeout_s=24 * 3600))
+        print(f"pulse rebuild: replayed in {time.monotonic() - started:.1f} s" if done else "timed out")
+        return 0 if done else 1
+    finally:
+        stop_process(child)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -142,6 +170,13 @@ def exporter(settings: Settings) -> int:
     from streams.exporter import run_exporter
 
     run_exporter(settings)
+    return 0
+
+
+def gateway(settings: Settings) -> int:
+    from streams.gateway import run_gateway
+
+    run_gateway(settings)
     return 0
 
 
@@ -179,6 +214,7 @@ async def check(settings: Settings, create_topics: bool = False) -> int:
         f"settings: windows {settings.windows}, topic prefix {settings.topic_prefix!r}, "
         f"partitions {settings.partitions}, de-dup horizon {settings.dedup_horizon}"
     )
+    print(_gateway_summary(settings))
     plan = topic_plan(settings)
     try:
         if create_topics:
@@ -205,6 +241,21 @@ async def check(settings: Settings, create_topics: bool = False) -> int:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     print("check: OK" if not problems else f"check: {len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def _gateway_summary(settings: Settings) -> str:
+    """The gateway's settings with every secret masked: `set (***)` or `not set`."""
+
+    def secret(value: SecretStr | None) -> str:
+        return "not set" if value is None else "set (***)"
+
+    return (
+        f"gateway: {settings.gateway_host}:{settings.gateway_port}, max body {settings.gateway_max_bytes} B, "
+        f"token {secret(settings.gateway_token)}"
+        + (" (POST /v1/events is OPEN)" if settings.gateway_token is None else "")
+        + f", sendgrid key {secret(settings.sendgrid_public_key)}, segment secret "
+        f"{secret(settings.segment_secret)}, stripe secret {secret(settings.stripe_secret)}"
+    )
 
 
 def _mask(url: str) -> str:
