@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -16,8 +16,10 @@ from metrics_core.registry import family_logic
 from metrics_core.settings import Settings
 from metrics_core.store.redis_store import RedisStore, namespace
 from streams.bridge import FamilyBridge, Source
+from streams.health import Progress, serve_health
 from streams.kafka_admin import kafka_bootstrap, partition_counts, topic_identities
 from streams.producer import KafkaSender
+from streams.transport import broker_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +32,7 @@ class Runtime:
         self.app = app
         self.settings = settings
         self.bridges: dict[str, FamilyBridge] = {}
+        self.progress = Progress(settings.worker_stall_s, highwater=self._highwater)
         self._lock = asyncio.Lock()
 
     async def bridge(self, family: str) -> FamilyBridge:
@@ -63,6 +66,7 @@ class Runtime:
                 sources,
                 counts[own],
                 highwater=self._highwater,
+                progress=self.progress,
             )
         log.info("pulse worker ready: topics %s", counts)
 
@@ -99,7 +103,7 @@ def create_app(settings: Settings) -> faust.App:
     """The worker app. Topics must exist (`pulse run`/`pulse check --create-topics` create them)."""
     app = faust.App(
         settings.app_id,
-        broker=settings.kafka_url,
+        broker=broker_url(settings.kafka_url or "") if settings.batch_delivery else settings.kafka_url,
         store="memory://",
         web_enabled=False,
         topic_disable_leader=True,
@@ -113,6 +117,11 @@ def create_app(settings: Settings) -> faust.App:
     runtime = Runtime(app, settings)
     for family in FAMILIES:
         _agent(app, runtime, family)
+
+    async def health() -> None:  # GET /healthz once the worker runs (PULSE_WORKER_HEALTH_PORT)
+        serve_health(runtime.progress, settings.worker_health_host, settings.worker_health_port)
+
+    app.task(health)
     return app
 
 
@@ -133,5 +142,11 @@ def _agent(app: faust.App, runtime: Runtime, family: str) -> None:
             messages = [event.message for event in events]
             await retrying(partial(bridge.handle, messages), f"{family} batch")
 
+    async def handle_batch(messages: Sequence[Any]) -> None:  # the batching consumer's fast path
+        bridge = await retrying(lambda: runtime.bridge(family), f"{family} start")
+        await retrying(partial(bridge.handle, messages), f"{family} batch")
+
     agent.__name__ = agent.__qualname__ = f"{family}_agent"
+    handlers = app.__dict__.setdefault("pulse_batch_handlers", {})
+    handlers.update(dict.fromkeys((s.topic(family), s.repartition_topic(family)), handle_batch))
     app.agent(topic, name=f"pulse.{family}", concurrency=1)(agent)

@@ -18,6 +18,7 @@ from metrics_core.families.changes import SEP
 from metrics_core.routing import routing_key
 from metrics_core.settings import Settings
 from metrics_core.store.base import ShardId, Store
+from streams.health import Progress
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class FamilyBridge:
         partitions: int,
         highwater: Callable[[str, int], int | None] = lambda topic, partition: None,
         key_of: Callable[..., str] = routing_key,
+        progress: Progress | None = None,
     ) -> None:
         self._settings = settings
         self._family = family
@@ -72,6 +74,7 @@ class FamilyBridge:
         self._partitions = partitions
         self._highwater = highwater
         self._key_of = key_of
+        self._progress = progress or Progress(settings.worker_stall_s)
 
     async def handle(self, messages: Sequence[Any]) -> list[Outcome]:
         """Apply a batch of Faust messages (anything with topic, partition, offset, key, value)."""
@@ -79,8 +82,12 @@ class FamilyBridge:
         for m in messages:
             by_tp[(m.topic, m.partition)].append(Record(m.offset, m.value, m.key))
         outcomes = []
+        self._progress.consumed(self._family.name)
         for (topic, partition), records in by_tp.items():
+            highwater = self._highwater(topic, partition)  # before: records arriving meanwhile are new
             outcomes.append(await self._apply(topic, partition, records))
+            self._progress.applied(topic, partition, max(r.offset for r in records), highwater)
+        self._progress.done(self._family.name)
         return outcomes
 
     async def _apply(self, topic: str, partition: int, records: list[Record]) -> Outcome:
