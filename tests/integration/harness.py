@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import orjson
+from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from metrics_core.settings import Settings
-from streams.commands import settings_env
-from streams.procs import stop_process
+from streams.commands import create_topics, settings_env
+from streams.procs import free_port, stop_process
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -92,5 +99,68 @@ def promtool_check(promtool: str, text: str) -> None:
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 
-def lines(items: Iterable[bytes]) -> list[bytes]:
-    return list(items)
+Item = tuple[bytes | None, Any]  # (key, payload: a JSON-able object, or raw bytes sent as they are)
+
+
+def stack_settings(kafka_url: str, redis_url: str, topic_prefix: str, **overrides: Any) -> Settings:
+    """Test settings for one isolated stack (own topics, group, exporter port); topics created."""
+    fields: dict[str, Any] = {
+        "kafka_url": kafka_url,
+        "redis_url": redis_url,
+        "topic_prefix": topic_prefix,
+        "app_id": f"pulse-{topic_prefix}",
+        "partitions": 2,
+        "windows": "5m,1h",
+        "exporter_host": "127.0.0.1",
+        "exporter_port": free_port(),
+        "rebalance_timeout_s": 3.0,
+        "batch_within_s": 0.05,
+    }
+    settings = Settings(**{**fields, **overrides})
+    asyncio.run(create_topics(settings))
+    return settings
+
+
+async def produce(bootstrap: str, topic: str, items: Iterable[Item]) -> None:
+    """Send each (key, payload) in order with a plain aiokafka producer, as any client would."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, payload in items:
+            data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+            await producer.send_and_wait(topic, data, key=key)
+    finally:
+        await producer.stop()
+
+
+def accepted(port: int) -> float:
+    """Events counted so far, over every topic and type."""
+    return total(samples(scrape(port)), "pulse_events_total")
+
+
+def run_with_sigkill(
+    settings: Settings,
+    log_dir: Path,
+    topic: str,
+    part_one: Iterable[Item],
+    part_two: Iterable[Item],
+    first: float,
+    settled: Callable[[Samples], bool],
+) -> str:
+    """Part one into a worker that is SIGKILLed once `first` events count; part two into a
+    fresh worker; returns the scrape once `settled` holds (plus a second for stragglers)."""
+    assert settings.kafka_url
+    bootstrap = settings.kafka_url.removeprefix("kafka://")
+    port = settings.exporter_port
+    logs = partial(log_tail, log_dir)
+    with pulse_process("exporter", settings, log_dir):
+        with pulse_process("worker", settings, log_dir) as worker:
+            asyncio.run(produce(bootstrap, topic, part_one))
+            wait_for(lambda: accepted(port) >= first, 60, f"{first:g} events before the kill", logs)
+            os.kill(worker.pid, signal.SIGKILL)  # offsets may be uncommitted: the fence must hold
+            worker.wait(10)
+        asyncio.run(produce(bootstrap, topic, part_two))
+        with pulse_process("worker", settings, log_dir):
+            wait_for(lambda: settled(samples(scrape(port))), 90, "every event", logs)
+            time.sleep(1.0)  # anything still in flight would show up as a mismatch
+            return scrape(port)

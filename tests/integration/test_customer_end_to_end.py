@@ -8,9 +8,6 @@ minute or so the test takes moves none across a window edge.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,21 +16,16 @@ from typing import Any
 import orjson
 import pytest
 import redis
-from aiokafka import AIOKafkaProducer
 
-from metrics_core.settings import Settings
-from streams.commands import create_topics
 from streams.embedded import EmbeddedKafka, EmbeddedRedis
-from streams.procs import free_port
 from tests.integration.harness import (
-    log_tail,
+    Samples,
     promtool_check,
-    pulse_process,
+    run_with_sigkill,
     samples,
-    scrape,
+    stack_settings,
     total,
     value,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -166,20 +158,6 @@ def _encode(payload: Any, now_s: int) -> bytes:
     return orjson.dumps({**body, "timestamp": now_s - payload["_ago"]})
 
 
-async def _produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, Any]], now_s: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, payload in items:
-            await producer.send_and_wait(topic, _encode(payload, now_s), key=key)
-    finally:
-        await producer.stop()
-
-
-def _accepted(port: int) -> float:
-    return total(samples(scrape(port)), "pulse_events_total")
-
-
 def _stored_text(client: redis.Redis) -> str:
     """Every key and value in Redis (strings, hashes, sets, sorted sets), as one text."""
     reads: dict[bytes, Callable[[bytes], object]] = {
@@ -203,41 +181,17 @@ def test_customer_metrics_exact_through_kafka_redis_and_a_sigkill(
     tmp_path: Path,
     promtool: str,
 ) -> None:
-    port = free_port()
-    settings = Settings(
-        kafka_url=kafka.url,
-        redis_url=redis_server.url,
-        topic_prefix=topic_prefix,
-        app_id=f"pulse-{topic_prefix}",
-        partitions=2,
-        windows="5m,1h",
-        exporter_host="127.0.0.1",
-        exporter_port=port,
-        rebalance_timeout_s=3.0,
-        batch_within_s=0.05,
-    )
-    asyncio.run(create_topics(settings))
+    settings = stack_settings(kafka.url, redis_server.url, topic_prefix)
     topic = settings.topic("customer")
-    logs = lambda: log_tail(tmp_path)  # noqa: E731
     now_s = int(time.time())
+    part_one = [(key, _encode(payload, now_s)) for key, payload in PART_ONE]
+    part_two = [(key, _encode(payload, now_s)) for key, payload in PART_TWO]
 
-    with pulse_process("exporter", settings, tmp_path):
-        with pulse_process("worker", settings, tmp_path) as worker:
-            asyncio.run(_produce(kafka.bootstrap, topic, PART_ONE, now_s))
-            wait_for(lambda: _accepted(port) >= 1, 60, "the first batch", logs)
-            os.kill(worker.pid, signal.SIGKILL)  # mid-way: part two is not even produced yet
-            worker.wait(10)
-        asyncio.run(_produce(kafka.bootstrap, topic, PART_TWO, now_s))
-        with pulse_process("worker", settings, tmp_path):
-            wait_for(lambda: _accepted(port) >= sum(ACCEPTED.values()), 90, "all events", logs)
-            wait_for(
-                lambda: total(samples(scrape(port)), "pulse_events_rejected_total") >= 2,
-                30,
-                "all rejections",
-                logs,
-            )
-            time.sleep(1.0)  # anything still in flight would show up as a mismatch below
-            text = scrape(port)
+    def settled(found: Samples) -> bool:
+        everything = total(found, "pulse_events_total") >= sum(ACCEPTED.values())
+        return everything and total(found, "pulse_events_rejected_total") >= 2
+
+    text = run_with_sigkill(settings, tmp_path, topic, part_one, part_two, first=1, settled=settled)
 
     found = samples(text)
     for kind, count in ACCEPTED.items():

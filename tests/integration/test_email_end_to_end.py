@@ -13,20 +13,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from metrics_core.settings import Settings
-from streams.commands import create_topics
 from streams.embedded import EmbeddedKafka, EmbeddedRedis
-from streams.procs import free_port
 from tests.integration.harness import (
     log_tail,
+    produce,
     promtool_check,
     pulse_process,
     samples,
     scrape,
+    stack_settings,
     total,
     value,
     wait_for,
@@ -143,17 +140,6 @@ RATIOS = {  # (numerator, denominator)
 }
 
 
-async def _produce(bootstrap: str, topic: str, items: list[Item]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, payload in items:
-            data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-            await producer.send_and_wait(topic, data, key=key)
-    finally:
-        await producer.stop()
-
-
 def _labels(window: str, campaign: str | None) -> dict[str, str]:
     labels = {"window": window, "property": "mail"}
     return labels if campaign is None else {**labels, "campaign": campaign}
@@ -170,20 +156,8 @@ def test_email_metrics_exact_through_kafka_and_redis(
     tmp_path: Path,
     promtool: str,
 ) -> None:
-    port = free_port()
-    settings = Settings(
-        kafka_url=kafka.url,
-        redis_url=redis_server.url,
-        topic_prefix=topic_prefix,
-        app_id=f"pulse-{topic_prefix}",
-        partitions=2,
-        windows="5m,1h",
-        exporter_host="127.0.0.1",
-        exporter_port=port,
-        rebalance_timeout_s=3.0,
-        batch_within_s=0.05,
-    )
-    asyncio.run(create_topics(settings))
+    settings = stack_settings(kafka.url, redis_server.url, topic_prefix)
+    port = settings.exporter_port
     topic = settings.topic("email")
     part_one, part_two = dataset(int(time.time()))
     logs = lambda: log_tail(tmp_path)  # noqa: E731
@@ -192,9 +166,9 @@ def test_email_metrics_exact_through_kafka_and_redis(
         return total(samples(scrape(port)), "pulse_events_total", topic=topic)
 
     with pulse_process("exporter", settings, tmp_path), pulse_process("worker", settings, tmp_path):
-        asyncio.run(_produce(kafka.bootstrap, topic, part_one))
+        asyncio.run(produce(kafka.bootstrap, topic, part_one))
         wait_for(lambda: accepted() >= 12, 90, "part one", logs)
-        asyncio.run(_produce(kafka.bootstrap, topic, part_two))
+        asyncio.run(produce(kafka.bootstrap, topic, part_two))
         wait_for(lambda: accepted() >= ACCEPTED, 60, "all events", logs)
         wait_for(
             lambda: total(samples(scrape(port)), "pulse_events_rejected_total", topic=topic) >= 2,

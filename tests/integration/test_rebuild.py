@@ -8,13 +8,19 @@ from pathlib import Path
 import pytest
 
 from metrics_core.errors import ConfigError
-from metrics_core.settings import Settings
-from streams.commands import create_topics
 from streams.embedded import EmbeddedKafka, EmbeddedRedis
-from streams.procs import free_port
 from streams.rebuild import rebuild, wait_caught_up
-from tests.integration.harness import log_tail, pulse_process, samples, scrape, total, wait_for
-from tests.integration.test_web_end_to_end import ACCEPTED, PART_ONE, PART_TWO, _produce
+from tests.integration.harness import (
+    log_tail,
+    produce,
+    pulse_process,
+    samples,
+    scrape,
+    stack_settings,
+    total,
+    wait_for,
+)
+from tests.integration.test_web_end_to_end import ACCEPTED, PART_ONE, PART_TWO
 
 pytestmark = pytest.mark.integration
 
@@ -30,22 +36,9 @@ def _gauges(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 def test_rebuild_replays_to_identical_values(
     kafka: EmbeddedKafka, redis_server: EmbeddedRedis, topic_prefix: str, tmp_path: Path
 ) -> None:
-    port = free_port()
-    settings = Settings(
-        kafka_url=kafka.url,
-        redis_url=redis_server.url,
-        topic_prefix=topic_prefix,
-        app_id=f"pulse-{topic_prefix}",
-        partitions=2,
-        windows="5m,1h",
-        exporter_host="127.0.0.1",
-        exporter_port=port,
-        rebalance_timeout_s=3.0,
-        batch_within_s=0.05,
-    )
-    asyncio.run(create_topics(settings))
-    topic = settings.topic("clickstream")
-    asyncio.run(_produce(kafka.bootstrap, topic, PART_ONE + PART_TWO))
+    settings = stack_settings(kafka.url, redis_server.url, topic_prefix)
+    port = settings.exporter_port
+    asyncio.run(produce(kafka.bootstrap, settings.topic("clickstream"), PART_ONE + PART_TWO))
     logs = lambda: log_tail(tmp_path)  # noqa: E731
     everything = sum(ACCEPTED.values())
 

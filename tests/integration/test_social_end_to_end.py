@@ -3,30 +3,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from metrics_core.settings import Settings
-from streams.commands import create_topics
 from streams.embedded import EmbeddedKafka, EmbeddedRedis
-from streams.procs import free_port
 from tests.integration.harness import (
-    log_tail,
+    Samples,
     promtool_check,
-    pulse_process,
+    run_with_sigkill,
     samples,
-    scrape,
+    stack_settings,
     total,
     value,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -126,21 +117,6 @@ EXPECTED: dict[tuple[str, str, str], float] = {  # (metric, window, platform or 
 }
 
 
-async def _produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, Any]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, payload in items:
-            data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-            await producer.send_and_wait(topic, data, key=key)
-    finally:
-        await producer.stop()
-
-
-def _accepted(port: int) -> float:
-    return total(samples(scrape(port)), "pulse_events_total")
-
-
 def _lookup(
     found: dict[tuple[str, frozenset[tuple[str, str]]], float], key: tuple[str, str, str]
 ) -> float | None:
@@ -161,40 +137,16 @@ def test_social_metrics_exact_through_kafka_redis_and_a_sigkill(
     tmp_path: Path,
     promtool: str,
 ) -> None:
-    port = free_port()
-    settings = Settings(
-        kafka_url=kafka.url,
-        redis_url=redis_server.url,
-        topic_prefix=topic_prefix,
-        app_id=f"pulse-{topic_prefix}",
-        partitions=2,
-        windows="5m,1h",
-        exporter_host="127.0.0.1",
-        exporter_port=port,
-        rebalance_timeout_s=3.0,
-        batch_within_s=0.05,
-    )
-    asyncio.run(create_topics(settings))
+    settings = stack_settings(kafka.url, redis_server.url, topic_prefix)
     topic = settings.topic("social")
-    logs = lambda: log_tail(tmp_path)  # noqa: E731
 
-    with pulse_process("exporter", settings, tmp_path):
-        with pulse_process("worker", settings, tmp_path) as worker:
-            asyncio.run(_produce(kafka.bootstrap, topic, PART_ONE))
-            wait_for(lambda: _accepted(port) >= 1, 60, "the first batch", logs)
-            os.kill(worker.pid, signal.SIGKILL)  # mid-way: part two is not even produced yet
-            worker.wait(10)
-        asyncio.run(_produce(kafka.bootstrap, topic, PART_TWO))
-        with pulse_process("worker", settings, tmp_path):
-            wait_for(lambda: _accepted(port) >= ACCEPTED, 90, "all events", logs)
-            wait_for(
-                lambda: total(samples(scrape(port)), "pulse_events_rejected_total") >= 2,
-                30,
-                "all rejections",
-                logs,
-            )
-            time.sleep(1.0)  # anything still in flight would show up as a mismatch below
-            text = scrape(port)
+    def settled(found: Samples) -> bool:
+        return (
+            total(found, "pulse_events_total") >= ACCEPTED
+            and total(found, "pulse_events_rejected_total") >= 2
+        )
+
+    text = run_with_sigkill(settings, tmp_path, topic, PART_ONE, PART_TWO, first=1, settled=settled)
 
     found = samples(text)
     assert total(found, "pulse_events_total", topic=topic) == ACCEPTED
@@ -204,7 +156,7 @@ def test_social_metrics_exact_through_kafka_redis_and_a_sigkill(
     assert value(found, "pulse_events_rejected_total", topic=topic, reason="missing_field") == 1
     for key, number in EXPECTED.items():
         got = _lookup(found, key)
-        assert got == pytest.approx(number), f"{key} = {got}, expected {number}\n{logs()}"
+        assert got == pytest.approx(number), f"{key} = {got}, expected {number}"
     assert value(found, "pulse_social_followers", property="brand", platform="instagram") == 1210
     assert "our-brand" not in text and "rival" not in text and "conv-" not in text
     assert value(found, "pulse_up") == 1

@@ -3,31 +3,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from metrics_core.settings import Settings
-from streams.commands import create_topics
 from streams.embedded import EmbeddedKafka, EmbeddedRedis
-from streams.procs import free_port
 from tests.integration.harness import (
     Samples,
-    log_tail,
     promtool_check,
-    pulse_process,
+    run_with_sigkill,
     samples,
-    scrape,
+    stack_settings,
     total,
     value,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -102,21 +92,6 @@ CSAT = {"5m": (3, 2, 2 / 3, 0.207660, 0.938508), "1h": (4, 2, 0.5, 0.150039, 0.8
 CES = {"5m": (2, 4.0), "1h": (3, 5.0)}
 
 
-async def _produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, Any]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, payload in items:
-            data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-            await producer.send_and_wait(topic, data, key=key)
-    finally:
-        await producer.stop()
-
-
-def _accepted(port: int) -> float:
-    return total(samples(scrape(port)), "pulse_events_total")
-
-
 def _check_values(found: Samples) -> None:
     for window, (p, n, d, score, lower, upper) in NPS.items():
         rel = {"window": window, "property": "shop", "survey": "relationship"}
@@ -148,40 +123,14 @@ def test_survey_metrics_exact_through_kafka_redis_and_a_sigkill(
     tmp_path: Path,
     promtool: str,
 ) -> None:
-    port = free_port()
-    settings = Settings(
-        kafka_url=kafka.url,
-        redis_url=redis_server.url,
-        topic_prefix=topic_prefix,
-        app_id=f"pulse-{topic_prefix}",
-        partitions=2,
-        windows="5m,1h",
-        exporter_host="127.0.0.1",
-        exporter_port=port,
-        rebalance_timeout_s=3.0,
-        batch_within_s=0.05,
-    )
-    asyncio.run(create_topics(settings))
+    settings = stack_settings(kafka.url, redis_server.url, topic_prefix)
     topic = settings.topic("survey")
-    logs = lambda: log_tail(tmp_path)  # noqa: E731
 
-    with pulse_process("exporter", settings, tmp_path):
-        with pulse_process("worker", settings, tmp_path) as worker:
-            asyncio.run(_produce(kafka.bootstrap, topic, PART_ONE))
-            wait_for(lambda: _accepted(port) >= 9, 60, "part one (the updates)", logs)
-            os.kill(worker.pid, signal.SIGKILL)  # offsets may be uncommitted: the fence must hold
-            worker.wait(10)
-        asyncio.run(_produce(kafka.bootstrap, topic, PART_TWO))
-        with pulse_process("worker", settings, tmp_path):
-            wait_for(lambda: _accepted(port) >= sum(ACCEPTED.values()), 90, "all events", logs)
-            wait_for(
-                lambda: total(samples(scrape(port)), "pulse_events_duplicate_total") >= 2,
-                30,
-                "both duplicates",
-                logs,
-            )
-            time.sleep(1.0)  # anything still in flight would show up as a mismatch below
-            text = scrape(port)
+    def settled(found: Samples) -> bool:  # every event and both duplicates
+        everything = total(found, "pulse_events_total") >= sum(ACCEPTED.values())
+        return everything and total(found, "pulse_events_duplicate_total") >= 2
+
+    text = run_with_sigkill(settings, tmp_path, topic, PART_ONE, PART_TWO, first=9, settled=settled)
 
     found = samples(text)
     for kind, count in ACCEPTED.items():

@@ -3,30 +3,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from metrics_core.settings import Settings
-from streams.commands import create_topics
 from streams.embedded import EmbeddedKafka, EmbeddedRedis
-from streams.procs import free_port
 from tests.integration.harness import (
-    log_tail,
+    Item,
+    Samples,
     promtool_check,
-    pulse_process,
+    run_with_sigkill,
     samples,
-    scrape,
+    stack_settings,
     total,
     value,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -59,7 +51,7 @@ def ev(eid: str, kind: str, ago_s: int, **fields: str) -> dict[str, Any]:
 # Visitor B: one view, a bounce, sent WITHOUT a key (re-keyed through the repartition topic).
 # Visitor C: session_id sess-1, two views (20 s, exit /docs), user uc uses feature "export".
 # Visitor D: two views 49 minutes apart: two sessions, both bounces; the first is outside 5m.
-PART_ONE: list[tuple[bytes | None, Any]] = [
+PART_ONE: list[Item] = [
     (b"va", pv("a3", 100, "/checkout", anonymous_id="va")),
     (b"va", pv("a1", 170, "/", anonymous_id="va")),
     (None, pv("b1", 150, "/", anonymous_id="vb")),
@@ -69,7 +61,7 @@ PART_ONE: list[tuple[bytes | None, Any]] = [
     (b"va", b"not json at all"),
     (b"va", ev("k1", "click", 168, placement="hero", anonymous_id="va")),
 ]
-PART_TWO: list[tuple[bytes | None, Any]] = [
+PART_TWO: list[Item] = [
     (b"va", pv("a2", 160, "/pricing", anonymous_id="va")),
     (b"sess-1", pv("c1", 140, "/", anonymous_id="vc", user_id="uc", session_id="sess-1")),
     (b"vc", ev("f1", "feature_used", 130, feature="export", user_id="uc", anonymous_id="vc")),
@@ -121,62 +113,19 @@ PAGES_1H = {  # page: (views, exits)
 }
 
 
-async def _produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, Any]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, payload in items:
-            data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-            await producer.send_and_wait(topic, data, key=key)
-    finally:
-        await producer.stop()
-
-
-def _accepted(port: int) -> float:
-    return total(samples(scrape(port)), "pulse_events_total")
-
-
 def test_web_metrics_exact_through_kafka_redis_and_a_sigkill(
-    kafka: EmbeddedKafka,
-    redis_server: EmbeddedRedis,
-    topic_prefix: str,
-    tmp_path: Path,
-    promtool: str,
+    kafka: EmbeddedKafka, redis_server: EmbeddedRedis, topic_prefix: str, tmp_path: Path, promtool: str
 ) -> None:
-    port = free_port()
-    settings = Settings(
-        kafka_url=kafka.url,
-        redis_url=redis_server.url,
-        topic_prefix=topic_prefix,
-        app_id=f"pulse-{topic_prefix}",
-        partitions=2,
-        windows="5m,1h",
-        exporter_host="127.0.0.1",
-        exporter_port=port,
-        rebalance_timeout_s=3.0,
-        batch_within_s=0.05,
-    )
-    asyncio.run(create_topics(settings))
+    settings = stack_settings(kafka.url, redis_server.url, topic_prefix)
     topic = settings.topic("clickstream")
-    logs = lambda: log_tail(tmp_path)  # noqa: E731
 
-    with pulse_process("exporter", settings, tmp_path):
-        with pulse_process("worker", settings, tmp_path) as worker:
-            asyncio.run(_produce(kafka.bootstrap, topic, PART_ONE))
-            wait_for(lambda: _accepted(port) >= 1, 60, "the first batch", logs)
-            os.kill(worker.pid, signal.SIGKILL)  # mid-way: part two is not even produced yet
-            worker.wait(10)
-        asyncio.run(_produce(kafka.bootstrap, topic, PART_TWO))
-        with pulse_process("worker", settings, tmp_path):
-            wait_for(lambda: _accepted(port) >= sum(ACCEPTED.values()), 90, "all events", logs)
-            wait_for(
-                lambda: total(samples(scrape(port)), "pulse_events_rejected_total") >= 4,
-                30,
-                "all rejections",
-                logs,
-            )
-            time.sleep(1.0)  # anything still in flight would show up as a mismatch below
-            text = scrape(port)
+    def settled(found: Samples) -> bool:
+        return (
+            total(found, "pulse_events_total") >= sum(ACCEPTED.values())
+            and total(found, "pulse_events_rejected_total") >= 4
+        )
+
+    text = run_with_sigkill(settings, tmp_path, topic, PART_ONE, PART_TWO, first=1, settled=settled)
 
     found = samples(text)
     for kind, count in ACCEPTED.items():
