@@ -137,7 +137,7 @@ def parse(text: str) -> Scrape:
 
 @dataclass
 class Harness:
-    """One clickstream partition's worker, on the in-memory store, with a fixed clock."""
+    """One partition's worker (clickstream unless `family` says), on the in-memory store."""
 
     store: MemoryStore
     applier: Applier
@@ -147,6 +147,7 @@ class Harness:
     source: str = SOURCE
     emitted: list[Plan] = field(default_factory=list)
     next_offset: int = 0
+    family: str = "clickstream"
 
     @property
     def retention_ms(self) -> int:
@@ -164,7 +165,7 @@ class Harness:
         batch = records(values, start)
         self.next_offset = max(self.next_offset, start + len(batch))
         return classify(
-            batch, "clickstream", self.partition, partitions, now_ms, self.retention_ms, 65_536, routing_key
+            batch, self.family, self.partition, partitions, now_ms, self.retention_ms, 65_536, routing_key
         )
 
     async def apply(self, plan: Plan, now_ms: int = NOW_MS, source: str | None = None) -> Outcome:
@@ -172,7 +173,7 @@ class Harness:
             self.emitted.append(todo)
 
         return await self.applier.apply(
-            ShardId("clickstream", self.partition), source or self.source, plan, emit, now_ms=now_ms
+            ShardId(self.family, self.partition), source or self.source, plan, emit, now_ms=now_ms
         )
 
     async def feed(self, *values: bytes | None, now_ms: int = NOW_MS) -> Outcome:

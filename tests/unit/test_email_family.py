@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from metrics_core.batch import Applier, Limits, Outcome, Plan, classify
+from metrics_core.batch import Applier, Limits, classify
 from metrics_core.families.base import Context
 from metrics_core.families.changes import Changes
 from metrics_core.families.email import EmailFamily, Message, message_key
@@ -51,27 +51,6 @@ def mail(kind: str, event_id: str, ago_s: int, message: str, campaign: str, **fi
 class MailHarness(Harness):
     """The conftest Harness, pointed at the email topic."""
 
-    def plan(
-        self,
-        values: Sequence[bytes | None],
-        first_offset: int | None = None,
-        now_ms: int = NOW_MS,
-        partitions: int | None = None,
-    ) -> Plan:
-        start = self.next_offset if first_offset is None else first_offset
-        batch = records(values, start)
-        self.next_offset = max(self.next_offset, start + len(batch))
-        return classify(
-            batch, "email", self.partition, partitions, now_ms, self.retention_ms, 65_536, routing_key
-        )
-
-    async def apply(self, plan: Plan, now_ms: int = NOW_MS, source: str | None = None) -> Outcome:
-        async def emit(todo: Plan) -> None:
-            self.emitted.append(todo)
-
-        shard = ShardId("email", self.partition)
-        return await self.applier.apply(shard, source or self.source, plan, emit, now_ms=now_ms)
-
     def email(self, name: str, window: str, prop: str = "default", **labels: str) -> float | None:
         """One sample, e.g. `email("sent", "5m")` or `email("campaign_sent", "5m", campaign="a")`."""
         return self.scrape().web(f"pulse_email_{name}", window, prop, **labels)
@@ -80,7 +59,9 @@ class MailHarness(Harness):
 def mailer(label_cap: int = 500, windows: tuple[Window, ...] = WINDOWS) -> MailHarness:
     store = MemoryStore()
     limits = Limits(windows, retention_ms(windows), 72 * HOUR_S * 1000, SESSION_TIMEOUT_MS, label_cap)
-    return MailHarness(store, Applier(store, EmailFamily(), limits), windows, label_cap, source="email@1|0")
+    return MailHarness(
+        store, Applier(store, EmailFamily(), limits), windows, label_cap, source="email@1|0", family="email"
+    )
 
 
 # --- the dataset: 10 messages over two campaigns, sent in three scrambled batches

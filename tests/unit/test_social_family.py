@@ -7,12 +7,11 @@ a bucket (5 s, 60 s, 20 min) of an edge, so no blur is involved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from metrics_core.batch import Applier, Limits, Outcome, Plan, classify
+from metrics_core.batch import Applier, Limits
 from metrics_core.families.base import Context
 from metrics_core.families.changes import Changes
 from metrics_core.families.social import (
@@ -23,47 +22,24 @@ from metrics_core.families.social import (
     prune_replies,
 )
 from metrics_core.labels import LabelCap
-from metrics_core.routing import routing_key
-from metrics_core.store.base import ShardId
 from metrics_core.store.memory import MemoryStore
 from metrics_core.windows import retention_ms
-from tests.unit.conftest import HOUR_S, NOW_MS, NOW_S, WINDOWS, Harness, Scrape, event, records
+from tests.unit.conftest import HOUR_S, NOW_MS, NOW_S, WINDOWS, Harness, Scrape, event
 
 N = NOW_S
 KINDS = ("likes", "comments", "shares", "saves", "clicks")
 
 
-@dataclass
-class SocialHarness(Harness):
-    """The conftest Harness, for one partition of the `social` topic."""
-
-    def plan(
-        self,
-        values: Any,
-        first_offset: int | None = None,
-        now_ms: int = NOW_MS,
-        partitions: int | None = None,
-    ) -> Plan:
-        start = self.next_offset if first_offset is None else first_offset
-        batch = records(values, start)
-        self.next_offset = max(self.next_offset, start + len(batch))
-        return classify(
-            batch, "social", self.partition, partitions, now_ms, self.retention_ms, 65_536, routing_key
-        )
-
-    async def apply(self, plan: Plan, now_ms: int = NOW_MS, source: str | None = None) -> Outcome:
-        async def emit(todo: Plan) -> None:
-            self.emitted.append(todo)
-
-        shard = ShardId("social", self.partition)
-        return await self.applier.apply(shard, source or self.source, plan, emit, now_ms=now_ms)
+SocialHarness = Harness  # the conftest harness, on the social topic
 
 
 def make_social(label_cap: int = 500, store: MemoryStore | None = None, partition: int = 0) -> SocialHarness:
     store = store if store is not None else MemoryStore()
     limits = Limits(WINDOWS, retention_ms(WINDOWS), 72 * HOUR_S * 1000, 30 * 60_000, label_cap)
     applier = Applier(store, SocialFamily(), limits)
-    return SocialHarness(store, applier, WINDOWS, label_cap, partition, source=f"social@1|{partition}")
+    return SocialHarness(
+        store, applier, WINDOWS, label_cap, partition, source=f"social@1|{partition}", family="social"
+    )
 
 
 def social(kind: str, eid: str, ago_s: int, platform: str = "instagram", **fields: Any) -> bytes:
