@@ -14,13 +14,14 @@ from tests.integration.harness import (
     log_tail,
     produce,
     pulse_process,
+    rebase,
     samples,
     scrape,
     stack_settings,
     total,
     wait_for,
 )
-from tests.integration.test_web_end_to_end import ACCEPTED, PART_ONE, PART_TWO
+from tests.integration.test_web_end_to_end import ACCEPTED, NOW_S, PART_ONE, PART_TWO
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +39,7 @@ def test_rebuild_replays_to_identical_values(
 ) -> None:
     settings = stack_settings(kafka.url, redis_server.url, topic_prefix)
     port = settings.exporter_port
-    asyncio.run(produce(kafka.bootstrap, settings.topic("clickstream"), PART_ONE + PART_TWO))
+    asyncio.run(produce(kafka.bootstrap, settings.topic("clickstream"), rebase(PART_ONE + PART_TWO, NOW_S)))
     logs = lambda: log_tail(tmp_path)  # noqa: E731
     everything = sum(ACCEPTED.values())
 

@@ -146,7 +146,9 @@ def test_social_metrics_exact_through_kafka_redis_and_a_sigkill(
             and total(found, "pulse_events_rejected_total") >= 2
         )
 
-    text = run_with_sigkill(settings, tmp_path, topic, PART_ONE, PART_TWO, first=1, settled=settled)
+    text = run_with_sigkill(
+        settings, tmp_path, topic, PART_ONE, PART_TWO, first=1, settled=settled, built_at_s=NOW_S
+    )
 
     found = samples(text)
     assert total(found, "pulse_events_total", topic=topic) == ACCEPTED

@@ -130,7 +130,9 @@ def test_survey_metrics_exact_through_kafka_redis_and_a_sigkill(
         everything = total(found, "pulse_events_total") >= sum(ACCEPTED.values())
         return everything and total(found, "pulse_events_duplicate_total") >= 2
 
-    text = run_with_sigkill(settings, tmp_path, topic, PART_ONE, PART_TWO, first=9, settled=settled)
+    text = run_with_sigkill(
+        settings, tmp_path, topic, PART_ONE, PART_TWO, first=9, settled=settled, built_at_s=NOW_S
+    )
 
     found = samples(text)
     for kind, count in ACCEPTED.items():

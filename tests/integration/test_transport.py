@@ -15,13 +15,14 @@ from tests.integration.harness import (
     log_tail,
     produce,
     pulse_process,
+    rebase,
     samples,
     scrape,
     stack_settings,
     value,
     wait_for,
 )
-from tests.integration.test_web_end_to_end import ACCEPTED, EXPECTED_1H, PART_ONE, PART_TWO
+from tests.integration.test_web_end_to_end import ACCEPTED, EXPECTED_1H, NOW_S, PART_ONE, PART_TWO
 
 
 def test_pulse_scheme_is_registered_with_faust() -> None:
@@ -40,7 +41,7 @@ def test_both_delivery_paths_count_exactly(
 ) -> None:
     settings = stack_settings(kafka.url, redis_server.url, topic_prefix, batch_delivery=batch_delivery)
     port = settings.exporter_port
-    asyncio.run(produce(kafka.bootstrap, settings.topic("clickstream"), PART_ONE + PART_TWO))
+    asyncio.run(produce(kafka.bootstrap, settings.topic("clickstream"), rebase(PART_ONE + PART_TWO, NOW_S)))
     with pulse_process("exporter", settings, tmp_path), pulse_process("worker", settings, tmp_path):
         wait_for(
             lambda: accepted(port) >= sum(ACCEPTED.values()), 90, "all events", lambda: log_tail(tmp_path)
