@@ -1,0 +1,1 @@
+"""Deployment files and the code that generates some of them (`python -m deploy.build`)."""
