@@ -152,7 +152,8 @@ class Applier:
             await self._store.register(shard)
             self._registered.add(shard)
         now = int(time.time() * 1000) if now_ms is None else now_ms
-        fps = [(dedup_bucket(e.ts_ms), fingerprint(e.event_id)) for _, e in plan.events]
+        fp_of = {o: (dedup_bucket(e.ts_ms), fingerprint(e.event_id)) for o, e in plan.events}
+        fps = list(fp_of.values())
         keys = sorted(self._family.state_keys([e for _, e in plan.events]))
         emitted = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -169,7 +170,7 @@ class Applier:
             else:
                 labels = LabelCap.load(self._limits.label_cap, cached[1].known)
             commit, outcome = self._compute(
-                todo, snap.seen, snap.states, snap.version, source, labels, now, shard, gauges or {}
+                todo, fp_of, snap.seen, snap.states, snap.version, source, labels, now, shard, gauges or {}
             )
             try:
                 version = await self._store.commit(shard, commit)
@@ -189,6 +190,7 @@ class Applier:
     def _compute(
         self,
         todo: Plan,
+        fp_of: Mapping[int, tuple[int, bytes]],
         seen: frozenset[bytes],
         states: Mapping[str, bytes | None],
         version: int,
@@ -201,12 +203,12 @@ class Applier:
         fresh: list[Event] = []
         new_fps: dict[int, list[bytes]] = {}
         batch_seen: set[bytes] = set(seen)
-        for _, event in todo.events:
-            fp = fingerprint(event.event_id)
+        for offset, event in todo.events:
+            bucket, fp = fp_of[offset]
             if fp in batch_seen:
                 continue
             batch_seen.add(fp)
-            new_fps.setdefault(dedup_bucket(event.ts_ms), []).append(fp)
+            new_fps.setdefault(bucket, []).append(fp)
             fresh.append(event)
         limits = self._limits
         changes = Changes()

@@ -98,8 +98,10 @@ HANDLERS: Mapping[str, Handler] = {
 def _session_changes(sessions: list[Session], sign: int, prop: str, changes: Changes) -> None:
     for s in sessions:
         changes.count(s.first_ms, field_name("ss", prop), sign)
-        changes.count(s.first_ms, field_name("bs", prop), sign * s.bounced)
-        changes.count(s.first_ms, field_name("sd", prop), sign * s.duration_ms)
+        if s.bounced:
+            changes.count(s.first_ms, field_name("bs", prop), sign)
+        if s.duration_ms:
+            changes.count(s.first_ms, field_name("sd", prop), sign * s.duration_ms)
         changes.count(s.exit_ms, field_name("ex", prop, s.exit_page), sign)
 
 
@@ -156,7 +158,8 @@ class WebFamily:
         timeout = None if entity_views[0][3] else ctx.session_timeout_ms
         for ts_ms, page, _, _ in entity_views:
             after = add_view(after, ts_ms, page, timeout)
-        _session_changes(before, -1, prop, changes)
-        _session_changes(after, +1, prop, changes)
+        kept = set(before).intersection(after)  # unchanged sessions would cancel out anyway
+        _session_changes([x for x in before if x not in kept], -1, prop, changes)
+        _session_changes([x for x in after if x not in kept], +1, prop, changes)
         expire_at = max(s.last_ms for s in after) + ctx.retention_ms
         changes.put_state(key, orjson.dumps([list(s) for s in after]), expire_at)
