@@ -40,9 +40,13 @@ SPECS: Mapping[str, Spec] = {
     "pulse_customers_at_window_start": Spec(
         "Customers active at the window start: active now − activations in window + churns in window."
     ),
-    "pulse_churn_ratio": Spec("Churns in the window / customers active at the window start.", kind="ratio"),
+    # Treated as proportions of the start cohort for the interval (Wilson, clamped to 0..1):
+    # a customer new in the window who churns is not in that cohort, so this is approximate.
+    "pulse_churn_ratio": Spec(
+        "Churns in the window / customers active at the window start.", kind="proportion"
+    ),
     "pulse_retention_ratio": Spec(
-        "(Active now − activations in the window) / customers active at the window start.", kind="ratio"
+        "(Active now − activations in the window) / customers active at the window start.", kind="proportion"
     ),
     "pulse_revenue": Spec("Revenue of the orders placed in the window, in currency units.", ("currency",)),
     "pulse_orders": Spec("Orders placed in the window (each order_id once).", ("currency",)),

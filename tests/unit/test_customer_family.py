@@ -134,7 +134,10 @@ async def test_churn_20_of_100_is_020() -> None:
     assert get(s, "pulse_churn_ratio") == pytest.approx(0.20)  # 20 / 100
     assert get(s, "pulse_churn_ratio_sample_size") == 100
     assert get(s, "pulse_retention_ratio") == pytest.approx(0.80)  # (80 − 0) / 100
-    assert get(s, "pulse_churn_ratio_lower") is None  # a "ratio", not a proportion: no interval
+    # Wilson, p = 0.2, n = 100: centre 0.2 + 1.96²/200 = 0.21921, margin
+    # 1.96·sqrt(0.0016 + 1.96²/40000) = 0.08072, scale 1 + 1.96²/100 = 1.03841
+    assert get(s, "pulse_churn_ratio_lower") == pytest.approx(0.13337, abs=1e-4)
+    assert get(s, "pulse_churn_ratio_upper") == pytest.approx(0.28883, abs=1e-4)
     # 5m: nothing happened; at start = 80 − 0 + 0
     assert get(s, "pulse_churn_ratio", "5m") == 0.0
     assert get(s, "pulse_customers_at_window_start", "5m") == 80
