@@ -58,7 +58,8 @@ from streams.commands import settings_env, topic_plan  # noqa: E402
 from streams.embedded import EmbeddedKafka, EmbeddedRedis  # noqa: E402
 from streams.kafka_admin import ensure_topics, kafka_bootstrap  # noqa: E402
 from streams.procs import free_port, stop_process, wait_for_port  # noqa: E402
-from streams.simulator import WebTraffic, routing  # noqa: E402
+from streams.simulation.mix import routing  # noqa: E402
+from streams.simulation.web import WebTraffic  # noqa: E402
 
 FAMILY = "clickstream"
 SEED = 20240601

@@ -13,6 +13,9 @@ from pydantic import ValidationError
 
 from metrics_core.errors import PulseError
 from metrics_core.settings import Settings
+from streams.simulation.plan import Plan
+from streams.simulation.scenarios import FAMILIES as SIM_FAMILIES
+from streams.simulation.scenarios import SCENARIOS
 
 # flag -> settings field; a flag given on the command line wins over the environment
 _FLAGS = {
@@ -42,8 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="everything in one command (embedded broker and Redis without URLs)",
     )
-    run.add_argument("--simulate", action="store_true", help="feed synthetic web traffic")
-    run.add_argument("--rate", type=float, default=200.0, help="simulated events/s")
+    run.add_argument("--simulate", action="store_true", help="feed simulated traffic of every family")
+    run.add_argument("--rate", type=_positive, default=200.0, help="simulated events/s")
+    _scenario_flags(run)
     sub.add_parser("worker", parents=[common], help="consume the topics into Redis")
     sub.add_parser("exporter", parents=[common], help="serve /metrics from Redis")
     sub.add_parser(
@@ -51,11 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     produce = sub.add_parser("produce", parents=[common], help="send JSON Lines to the right topics")
     produce.add_argument("file", help="a JSON Lines file, or - for standard input")
-    simulate = sub.add_parser("simulate", parents=[common], help="send synthetic web traffic")
-    simulate.add_argument("--rate", type=float, default=200.0, help="events per second")
+    simulate = sub.add_parser(
+        "simulate", parents=[common], help="send realistic traffic of every family; see docs/simulate.md"
+    )
+    simulate.add_argument("--rate", type=_positive, default=200.0, help="events per second (steady)")
     simulate.add_argument("--duration", type=float, default=None, help="seconds (default: forever)")
     simulate.add_argument("--count", type=int, default=None, help="stop after this many events")
     simulate.add_argument("--seed", type=int, default=None, help="reproducible traffic")
+    _scenario_flags(simulate)
+    simulate.add_argument(
+        "--families",
+        type=_families,
+        default=SIM_FAMILIES,
+        help=f"comma-separated, of {','.join(SIM_FAMILIES)} (default: all)",
+    )
+    simulate.add_argument(
+        "--output",
+        metavar="FILE|-",
+        default=None,
+        help="write JSON Lines ending now instead of sending (replay them with `pulse produce`)",
+    )
     rebuild = sub.add_parser(
         "rebuild", parents=[common], help="wipe derived state; workers then replay every topic from the start"
     )
@@ -64,6 +83,37 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", parents=[common], help="check settings and connectivity")
     check.add_argument("--create-topics", action="store_true", help="create missing topics")
     return parser
+
+
+def _scenario_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scenario",
+        choices=list(SCENARIOS),
+        default="steady",
+        help="; ".join(f"{s.name}: {s.summary}" for s in SCENARIOS.values()).replace("%", "%%"),
+    )
+    parser.add_argument(
+        "--scenario-at",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds after the start when the scenario takes over (default 0: at once)",
+    )
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def _families(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in SIM_FAMILIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown families {unknown}: choose from {','.join(SIM_FAMILIES)}")
+    return names
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -93,7 +143,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from streams import commands  # late: keeps `pulse --help` fast
 
     if args.command == "run":
-        return commands.run(settings, simulate=args.simulate, rate=args.rate)
+        return commands.run(settings, args.simulate, args.rate, args.scenario, args.scenario_at)
+    if args.command == "simulate" and args.output is not None:
+        return commands.simulate_to_file(args.output, _simulation(args))
     commands.require_urls(settings, args.command)
     if args.command == "worker":
         return commands.worker(settings)
@@ -104,12 +156,23 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "produce":
         return asyncio.run(commands.produce_file(settings, args.file))
     if args.command == "simulate":
-        return asyncio.run(
-            commands.simulate_traffic(settings, args.rate, args.duration, args.count, args.seed)
-        )
+        return asyncio.run(commands.simulate_traffic(settings, _simulation(args)))
     if args.command == "rebuild":
         return commands.rebuild_state(settings, args.wait, args.replay)
     return asyncio.run(commands.check(settings, create_topics=args.create_topics))
+
+
+def _simulation(args: argparse.Namespace) -> Plan:
+    seed = {} if args.seed is None else {"seed": args.seed}  # none given: the plan draws one
+    return Plan(
+        args.rate,
+        args.duration,
+        args.count,
+        **seed,
+        scenario=args.scenario,
+        scenario_at_s=args.scenario_at,
+        families=args.families,
+    )
 
 
 if __name__ == "__main__":

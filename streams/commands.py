@@ -21,6 +21,7 @@ from metrics_core.store.redis_store import RedisStore, namespace
 from streams.embedded import EmbeddedKafka, EmbeddedRedis
 from streams.kafka_admin import cluster_metadata, ensure_topics, kafka_bootstrap
 from streams.procs import free_port, stop_process
+from streams.simulation.plan import Plan
 
 EMBEDDED_REBALANCE_S = 3.0  # Tansu admits a member only after the rebalance timeout
 
@@ -79,7 +80,13 @@ def _spawn(command: str, settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
-def run(settings: Settings, simulate: bool = False, rate: float = 200.0) -> int:
+def run(
+    settings: Settings,
+    simulate: bool = False,
+    rate: float = 200.0,
+    scenario: str = "steady",
+    scenario_at_s: float = 0.0,
+) -> int:
     """Everything in one command; embedded Tansu and Valkey when no URL is given. Ctrl-C stops all."""
     signal.signal(signal.SIGTERM, _interrupt)  # clean up children and servers on SIGTERM too
     with ExitStack() as stack:
@@ -103,7 +110,7 @@ def run(settings: Settings, simulate: bool = False, rate: float = 200.0) -> int:
         for child in children:
             stack.callback(stop_process, child)
         host = "127.0.0.1" if settings.exporter_host in ("0.0.0.0", "") else settings.exporter_host
-        traffic = f" (simulated web traffic at {rate:g} events/s)" if simulate else ""
+        traffic = f" (simulated traffic at {rate:g} events/s, scenario {scenario})" if simulate else ""
         print(
             f"pulse run: Kafka {settings.kafka_url}, Redis {_mask(settings.redis_url or '')}\n"
             f"pulse run: metrics at http://{host}:{settings.exporter_port}/metrics{traffic}\n"
@@ -112,7 +119,8 @@ def run(settings: Settings, simulate: bool = False, rate: float = 200.0) -> int:
         )
         try:
             if simulate:
-                asyncio.run(_simulate_while_alive(settings, rate, children))
+                plan = Plan(rate, scenario=scenario, scenario_at_s=scenario_at_s)
+                asyncio.run(_simulate_while_alive(settings, plan, children))
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
             print("pulse run: a child process exited; stopping", file=sys.stderr)
@@ -123,13 +131,15 @@ def run(settings: Settings, simulate: bool = False, rate: float = 200.0) -> int:
 
 
 async def _simulate_while_alive(
-    settings: Settings, rate: float, children: list[subprocess.Popen[bytes]]
+    settings: Settings, plan: Plan, children: list[subprocess.Popen[bytes]]
 ) -> None:
-    from streams.simulator import simulate
+    from streams.simulation.run import simulate
 
-    task = asyncio.create_task(simulate(settings, rate))
+    task = asyncio.create_task(simulate(settings, plan))
     while all(child.poll() is None for child in children) and not task.done():  # noqa: ASYNC110
         await asyncio.sleep(0.5)  # polling children: there is no event to wait on
+    if task.done() and task.exception() is not None:
+        print(f"pulse run: the simulator stopped: {task.exception()}", file=sys.stderr)
     task.cancel()
 
 
@@ -193,16 +203,28 @@ async def produce_file(settings: Settings, path: str) -> int:
     return 1 if report.rejected else 0
 
 
-async def simulate_traffic(
-    settings: Settings, rate: float, duration: float | None, count: int | None, seed: int | None
-) -> int:
-    from streams.simulator import simulate
+async def simulate_traffic(settings: Settings, plan: Plan) -> int:
+    """Send simulated traffic with a progress bar on stderr; the summary also after Ctrl-C."""
+    from streams.simulation.run import ProgressBar, Tally, simulate
 
-    def progress(sent: int) -> None:
-        print(f"\rpulse simulate: {sent} events sent", end="", file=sys.stderr, flush=True)
+    tally, bar = Tally(plan), ProgressBar()
+    try:
+        await simulate(settings, plan, tally, bar)
+    finally:
+        bar.close(tally)
+    return 0
 
-    sent = await simulate(settings, rate, duration, count, seed, progress)
-    print(f"\npulse simulate: done, {sent} events", file=sys.stderr)
+
+def simulate_to_file(path: str, plan: Plan) -> int:
+    """Write simulated traffic as JSON Lines (`-`: standard output), its times ending now."""
+    from streams.simulation.run import write_jsonl
+
+    if plan.duration_s is None and plan.count is None:
+        raise ConfigError("`pulse simulate --output` needs --duration or --count")
+    handle = sys.stdout.buffer if path == "-" else Path(path).open("wb")  # noqa: SIM115
+    with handle:
+        tally = write_jsonl(handle, plan)
+    print(f"pulse simulate: wrote {tally.summary()}", file=sys.stderr)
     return 0
 
 
