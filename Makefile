@@ -12,7 +12,7 @@ define need
 	@$(2) >/dev/null 2>&1 || { $(APT) update -qq && $(APT) install -y --no-install-recommends $(1); }
 endef
 
-.PHONY: venv run test tools lint bench
+.PHONY: venv run test tools lint bench exactness
 
 venv: $(STAMP)
 
@@ -39,5 +39,12 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The layered harness (bench/run.py): Pulse and its peers on the same topic; BENCH_ARGS=--quick for a smoke run.
 bench: venv
-	$(BIN)/python bench/throughput.py
+	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The exactness harness at full size (CI runs the reduced size inside `make test`):
+# 200 000 events with kills, rebalances, Redis crashes and power losses, a paused broker.
+exactness: venv tools
+	$(BIN)/python -m tests.system.exactness --full --json bench/results/exactness-full.json

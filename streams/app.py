@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
 import faust
 
-from metrics_core.errors import PulseError
+from metrics_core.errors import PulseError, StoreUnavailable
 from metrics_core.events.model import FAMILIES
 from metrics_core.registry import family_logic
 from metrics_core.settings import Settings
+from metrics_core.store.base import ShardId
 from metrics_core.store.redis_store import RedisStore, namespace
 from streams.bridge import FamilyBridge, Source
+from streams.fences import GuardedStore, StoreRewound, resume_positions
 from streams.health import Progress, serve_health
 from streams.kafka_admin import kafka_bootstrap, partition_counts, topic_identities
 from streams.producer import KafkaSender
-from streams.transport import broker_url
+from streams.transport import Rewind, broker_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,6 +35,8 @@ class Runtime:
         self.settings = settings
         self.bridges: dict[str, FamilyBridge] = {}
         self.progress = Progress(settings.worker_stall_s, highwater=self._highwater)
+        self.store: GuardedStore | None = None
+        self._sources: dict[str, tuple[str, Source]] = {}  # topic -> (family, source)
         self._lock = asyncio.Lock()
 
     async def bridge(self, family: str) -> FamilyBridge:
@@ -45,8 +49,9 @@ class Runtime:
         s = self.settings
         assert s.kafka_url and s.redis_url, "worker needs PULSE_KAFKA_URL and PULSE_REDIS_URL"
         bootstrap = kafka_bootstrap(s.kafka_url)
-        store = RedisStore(s.redis_url, namespace(s.topic_prefix))
-        await store.setup()
+        redis_store = RedisStore(s.redis_url, namespace(s.topic_prefix))
+        await redis_store.setup()
+        store = GuardedStore(redis_store)
         sender = KafkaSender(s.kafka_url, client_id=f"{s.app_id}-worker")
         await sender.start()
         topics = [t for f in FAMILIES for t in (s.topic(f), s.repartition_topic(f))]
@@ -58,6 +63,7 @@ class Runtime:
                 own: Source(own, identities[own], rekey=True),
                 again: Source(again, identities[again], rekey=False),
             }
+            self._sources.update({topic: (family, source) for topic, source in sources.items()})
             self.bridges[family] = FamilyBridge(
                 s,
                 family_logic(family),
@@ -68,7 +74,39 @@ class Runtime:
                 highwater=self._highwater,
                 progress=self.progress,
             )
+        self.store = store
         log.info("pulse worker ready: topics %s", counts)
+
+    def failed(self, family: str, exc: PulseError) -> None:
+        """A batch attempt failed; store failures show in pulse_store_errors_total."""
+        if isinstance(exc, StoreUnavailable) and self.store is not None:
+            self.store.failed(family)
+
+    async def resume(self, tps: Iterable[Any]) -> dict[Any, int]:
+        """Each partition's position in the store: its offset fence + 1 (streams/fences.py)."""
+        return await retrying(partial(self._positions, tps), "reading the offset fences")
+
+    async def audit(self, waiting: Iterable[Any]) -> dict[Any, int]:
+        """Positions for the partitions waiting for their fence, and for those whose fence went back."""
+        positions = await self._positions(waiting)
+        topics = {source.identity: topic for topic, (_, source) in self._sources.items()}
+        for field, fence in (await self.store.lost() if self.store else {}).items():
+            log.error("the store lost commits of %s (Redis crash?): re-reading from %d", field, fence + 1)
+            identity, _, partition = field.rpartition("|")
+            positions[faust.types.TP(topics[identity], int(partition))] = fence + 1
+        return positions
+
+    async def _positions(self, tps: Iterable[Any]) -> dict[Any, int]:
+        await self.bridge(FAMILIES[0])  # starts the runtime once
+        assert self.store is not None
+        return await resume_positions(tps, self._locate, self.store.fence)
+
+    def _locate(self, tp: Any) -> tuple[ShardId, str] | None:
+        found = self._sources.get(tp.topic)
+        if found is None:
+            return None
+        family, source = found
+        return ShardId(family, tp.partition), f"{source.identity}|{tp.partition}"
 
     def _highwater(self, topic: str, partition: int) -> int | None:
         try:
@@ -79,12 +117,15 @@ class Runtime:
 
 
 async def retrying(
-    call: Callable[[], Awaitable[T]], what: str, backoff_s: tuple[float, float] = (0.2, 10.0)
+    call: Callable[[], Awaitable[T]],
+    what: str,
+    backoff_s: tuple[float, float] = (0.2, 10.0),
+    on_retry: Callable[[PulseError], None] = lambda exc: None,
 ) -> T:
     """Retry a retriable failure (Redis or Kafka away) with capped exponential backoff.
 
     The batch is held meanwhile: nothing is committed, nothing dead-lettered, and the
-    consumer lag shows the pause.
+    consumer lag shows the pause; `on_retry` counts each failed attempt.
     """
     delay, attempt = backoff_s[0], 0
     while True:
@@ -94,6 +135,7 @@ async def retrying(
             if not exc.retriable:
                 raise
             attempt += 1
+            on_retry(exc)
             log.warning("%s failed (attempt %d), retrying in %.1f s: %s", what, attempt, delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, backoff_s[1])
@@ -103,7 +145,7 @@ def create_app(settings: Settings) -> faust.App:
     """The worker app. Topics must exist (`pulse run`/`pulse check --create-topics` create them)."""
     app = faust.App(
         settings.app_id,
-        broker=broker_url(settings.kafka_url or "") if settings.batch_delivery else settings.kafka_url,
+        broker=broker_url(settings.kafka_url or ""),  # both delivery paths: it resumes from the fences
         store="memory://",
         web_enabled=False,
         topic_disable_leader=True,
@@ -115,6 +157,7 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.partitions,
     )
     runtime = Runtime(app, settings)
+    app.__dict__.update(pulse_resume=runtime.resume, pulse_audit=runtime.audit)  # offset fences
     for family in FAMILIES:
         _agent(app, runtime, family)
 
@@ -136,17 +179,30 @@ def _agent(app: faust.App, runtime: Runtime, family: str) -> None:
         value_serializer="raw",
     )
 
-    async def agent(stream: Any) -> None:
+    async def apply(messages: Sequence[Any]) -> None:
         bridge = await retrying(lambda: runtime.bridge(family), f"{family} start")
+        await retrying(
+            partial(bridge.handle, messages), f"{family} batch", on_retry=partial(runtime.failed, family)
+        )
+
+    async def agent(stream: Any) -> None:
         async for events in stream.take_events(s.batch_size, s.batch_within_s):
-            messages = [event.message for event in events]
-            await retrying(partial(bridge.handle, messages), f"{family} batch")
+            try:
+                await apply([event.message for event in events])
+            except StoreRewound as exc:  # the stream buffers later records: restart, resume at the fences
+                log.critical("%s; stopping the worker", exc)
+                await app.crash(exc)
+                return
 
     async def handle_batch(messages: Sequence[Any]) -> None:  # the batching consumer's fast path
-        bridge = await retrying(lambda: runtime.bridge(family), f"{family} start")
-        await retrying(partial(bridge.handle, messages), f"{family} batch")
+        try:
+            await apply(messages)
+        except StoreRewound as exc:  # re-read this delivery's partitions from their fences
+            log.error("%s", exc)
+            raise Rewind(await runtime.resume({m.tp for m in messages})) from exc
 
     agent.__name__ = agent.__qualname__ = f"{family}_agent"
-    handlers = app.__dict__.setdefault("pulse_batch_handlers", {})
-    handlers.update(dict.fromkeys((s.topic(family), s.repartition_topic(family)), handle_batch))
+    if s.batch_delivery:
+        handlers = app.__dict__.setdefault("pulse_batch_handlers", {})
+        handlers.update(dict.fromkeys((s.topic(family), s.repartition_topic(family)), handle_batch))
     app.agent(topic, name=f"pulse.{family}", concurrency=1)(agent)

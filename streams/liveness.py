@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import socket
 
-import redis
-import redis.asyncio as aioredis
+from metrics_core.store.redis_store import AsyncClient, connect
 
 HEARTBEAT_TTL_S = 10
 HEARTBEAT_EVERY_S = 3.0
@@ -28,7 +27,7 @@ def group_id(app_id: str, epoch: int) -> str:
 
 
 def current_group(redis_url: str, ns: str, app_id: str) -> str:
-    client = redis.Redis.from_url(redis_url, socket_timeout=10)
+    client = connect(redis_url, socket_timeout=10)
     try:
         return group_id(app_id, int(client.get(epoch_key(ns)) or 0))
     finally:
@@ -39,11 +38,11 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-async def beat(client: aioredis.Redis, ns: str, name: str) -> None:
+async def beat(client: AsyncClient, ns: str, name: str) -> None:
     """I am alive: a key that expires unless renewed."""
     await client.set(f"{ns}:worker:{name}", "1", ex=HEARTBEAT_TTL_S)
 
 
-async def live_workers(client: aioredis.Redis, ns: str) -> list[str]:
+async def live_workers(client: AsyncClient, ns: str) -> list[str]:
     prefix = f"{ns}:worker:"
     return [key.decode().removeprefix(prefix) async for key in client.scan_iter(match=prefix + "*")]

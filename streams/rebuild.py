@@ -12,13 +12,12 @@ import asyncio
 import logging
 import time
 
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from metrics_core.errors import ConfigError
 from metrics_core.events.model import FAMILIES
 from metrics_core.settings import Settings
-from metrics_core.store.redis_store import namespace
+from metrics_core.store.redis_store import AsyncClient, connect_async, namespace
 from streams.kafka_admin import kafka_bootstrap, partition_counts
 from streams.liveness import epoch_key, group_id, live_workers
 
@@ -31,7 +30,7 @@ def consumed_topics(settings: Settings) -> list[str]:
 
 async def wipe_redis(redis_url: str, ns: str) -> int:
     """Delete every key of the namespace (shard keys `{ns:…}` and `ns:…`) but the group epoch."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = connect_async(redis_url)
     deleted = 0
     try:
         for pattern in (f"{{{ns}:*", f"{ns}:*"):
@@ -73,7 +72,7 @@ def fence_topic_partition(field: str) -> tuple[str, int]:
     return identity.split("/")[1], int(partition)
 
 
-async def caught_up(settings: Settings, client: aioredis.Redis) -> bool:
+async def caught_up(settings: Settings, client: AsyncClient) -> bool:
     """Every partition's fence has reached its high watermark (re-read: forwards add records)."""
     ns = namespace(settings.topic_prefix)
     ends = await high_watermarks(settings)
@@ -90,7 +89,7 @@ async def caught_up(settings: Settings, client: aioredis.Redis) -> bool:
 
 async def wait_caught_up(settings: Settings, timeout_s: float, poll_s: float = 0.5) -> bool:
     assert settings.redis_url
-    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = connect_async(settings.redis_url, decode_responses=True)
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
@@ -102,7 +101,7 @@ async def wait_caught_up(settings: Settings, timeout_s: float, poll_s: float = 0
         await client.aclose()
 
 
-async def wait_no_workers(client: aioredis.Redis, ns: str, timeout_s: float, poll_s: float = 0.5) -> bool:
+async def wait_no_workers(client: AsyncClient, ns: str, timeout_s: float, poll_s: float = 0.5) -> bool:
     """Wait for running workers to stop (their heartbeats expire within a few seconds)."""
     deadline = time.monotonic() + timeout_s
     while await live_workers(client, ns):
@@ -120,7 +119,7 @@ async def rebuild(settings: Settings, wait_s: float = 0.0) -> tuple[int, int]:
     """
     assert settings.redis_url
     ns = namespace(settings.topic_prefix)
-    client = aioredis.Redis.from_url(settings.redis_url)
+    client = connect_async(settings.redis_url)
     try:
         if not await wait_no_workers(client, ns, wait_s):
             running = ", ".join(await live_workers(client, ns))

@@ -10,10 +10,21 @@ the messages for the periodic offset commit. Other topics keep Faust's path.
 It is registered in Faust's own transport registry under the URL scheme `pulse://` (same
 options as `kafka://`), so an app opts in with `broker="pulse://host:9092"`. Written to be
 offered upstream as a `Consumer` option ("batch delivery for stateless batch agents").
+
+The consumer also resumes where the store says (`streams/fences.py`): after Faust's seek to
+the committed offsets on every assignment it seeks each partition to the position
+`app.pulse_resume` gives (its offset fence + 1); a batch handler may raise `Rewind` to have
+partitions re-read from given offsets instead of acking them; and between fetches it asks
+`app.pulse_audit` every few seconds for partitions to re-read (their fence went back) or to
+resume (paused while their fence could not be read). Faust's per-message path uses this
+consumer too (no batch handlers), with the seek on assignment only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -21,15 +32,88 @@ from faust.transport import drivers
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
+from streams.fences import describe
+
+log = logging.getLogger(__name__)
+
 BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
+Positions = Callable[[set[Any]], Awaitable[Mapping[Any, int]]]  # partitions -> where to read from
 SCHEME = "pulse"
+RESUME_TIMEOUT_S = 20.0  # Faust allows the whole seek `broker_request_timeout` (90 s)
+AUDIT_EVERY_S = 5.0
+AUDIT_TIMEOUT_S = 5.0
+
+
+class Rewind(Exception):
+    """Raised by a batch handler: seek these partitions to these offsets, do not ack the batch."""
+
+    def __init__(self, positions: Mapping[Any, int]) -> None:
+        super().__init__(f"rewind {dict(positions)}")
+        self.positions = positions
 
 
 class BatchingConsumer(aiokafka_driver.Consumer):
     """Consumer that delivers whole fetched batches to `app.pulse_batch_handlers[topic]`."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._waiting: set[Any] = set()  # paused until their fence can be read
+        self._next_audit = 0.0
+
     def _handlers(self) -> Mapping[str, BatchHandler]:
         return getattr(self.app, "pulse_batch_handlers", {})
+
+    async def perform_seek(self) -> None:
+        """Seek to the committed offsets (Faust), then to the positions the store gives."""
+        await super().perform_seek()
+        self._waiting = set()
+        resume: Positions | None = getattr(self.app, "pulse_resume", None)
+        assigned = self.assignment()
+        if resume is None or not assigned:
+            return
+        try:
+            positions = await asyncio.wait_for(resume(assigned), RESUME_TIMEOUT_S)
+        except Exception as exc:  # Redis away
+            if not self._handlers():  # Faust's path has no audit to resume them later
+                log.warning("offset fences not read (%s): resuming at Kafka's committed offsets", exc)
+                return
+            log.warning("offset fences not read (%s): partitions paused until Redis answers", exc)
+            self._waiting = set(assigned)
+            self.pause_partitions(assigned)
+            return
+        log.info("resuming at the offset fences: %s", describe(positions, self._committed_offset))
+        await self._seek_to(positions)
+
+    async def _audit(self) -> None:
+        """Every few seconds, between deliveries: re-read what the store lost, resume waiting partitions."""
+        audit: Positions | None = getattr(self.app, "pulse_audit", None)
+        if audit is None or time.monotonic() < self._next_audit:
+            return
+        self._next_audit = time.monotonic() + AUDIT_EVERY_S
+        waiting = self._waiting & self.assignment()
+        try:
+            positions = await asyncio.wait_for(audit(waiting), AUDIT_TIMEOUT_S)
+        except Exception as exc:  # Redis away: next time
+            log.debug("offset fence audit failed: %s", exc)
+            return
+        await self._seek_to(positions)
+        if waiting:
+            log.info("offset fences read: %d partition(s) resume", len(waiting))
+            self.resume_partitions(waiting)
+            self._waiting -= waiting
+
+    async def _seek_to(self, positions: Mapping[Any, int]) -> None:
+        assigned = self.assignment()
+        positions = {tp: offset for tp, offset in positions.items() if tp in assigned}
+        if not positions:
+            return
+        await self.seek_wait(positions)
+        # Kafka's committed offset follows the store from now on (forward or back)
+        self._committed_offset.update({tp: offset or None for tp, offset in positions.items()})
+        for tp in positions:
+            self._acked.pop(tp, None)
+            self._acked_index.pop(tp, None)
+            self._gap.pop(tp, None)
 
     async def _drain_messages(self, fetcher: Any) -> None:
         if not self._handlers():
@@ -42,6 +126,7 @@ class BatchingConsumer(aiokafka_driver.Consumer):
                 self.diag.set_flag(CONSUMER_FETCHING)
                 batches, others = await self._fetch()
                 await self._deliver(batches, others)
+                await self._audit()
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if not self.transport.app.should_stop:
@@ -77,7 +162,12 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         for topic, messages in batches.items():
             if self.should_stop:
                 return  # unacked: re-read after restart, and the offset fence skips what was applied
-            await handlers[topic](messages)
+            try:
+                await handlers[topic](messages)
+            except Rewind as rewind:
+                log.warning("re-reading from the offset fences: %s", describe(rewind.positions, {}))
+                await self._seek_to(rewind.positions)
+                continue  # not acked: the records are read again from the fences
             for message in messages:
                 self.ack(message)
         for message in others:

@@ -9,7 +9,7 @@ import faust
 import redis.asyncio as aioredis
 
 from metrics_core.settings import Settings
-from metrics_core.store.redis_store import namespace
+from metrics_core.store.redis_store import connect_async, namespace
 from streams.app import create_app
 from streams.liveness import HEARTBEAT_EVERY_S, beat, current_group, worker_name
 
@@ -30,7 +30,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
 
 def _heartbeat(app: faust.App, redis_url: str, ns: str) -> None:
-    client = aioredis.Redis.from_url(redis_url, socket_timeout=5)
+    client = connect_async(redis_url, socket_timeout=5)
     name = worker_name()
 
     @app.task  # type: ignore[untyped-decorator]  # faust ships no types

@@ -11,6 +11,8 @@ from metrics_core.events.schema import TYPES
 from metrics_core.exposition.metricset import MetricSet
 from metrics_core.families.changes import SEP
 
+STORE_ERRORS = "err"  # the worker's count of failed store calls (streams/fences.py writes it)
+
 
 def declare(out: MetricSet) -> None:
     out.declare("pulse_events", "counter", "Events accepted and counted, by type.", ("topic", "type"))
@@ -30,6 +32,12 @@ def declare(out: MetricSet) -> None:
         "pulse_events_late",
         "counter",
         "Events older than the retention horizon, ignored.",
+        ("topic",),
+    )
+    out.declare(
+        "pulse_store_errors",
+        "counter",
+        "Batch attempts that failed because Redis was away and were retried (written with the next commit).",
         ("topic",),
     )
     out.declare(
@@ -80,6 +88,7 @@ def collect_family(topic: str, family: str, hashes: Sequence[Mapping[str, int]],
         )
     out.add("pulse_events_duplicate", {"topic": topic}, total.get("dup", 0))
     out.add("pulse_events_late", {"topic": topic}, total.get("late", 0))
+    out.add("pulse_store_errors", {"topic": topic}, total.get(STORE_ERRORS, 0))
     if newest:
         out.add("pulse_last_event_timestamp_seconds", {"topic": topic}, newest / 1000)
     for (lag_topic, partition), value in sorted(lags.items()):

@@ -1,4 +1,11 @@
-"""The Redis store: shard snapshots and atomic commits through the `pulse_v1` Redis Functions."""
+"""The Redis store: shard snapshots and atomic commits through the `pulse_v1` Redis Functions.
+
+A standalone Redis (`redis://`, `rediss://` for TLS) or a Redis Cluster (`redis+cluster://`,
+`rediss+cluster://`: any node; the client discovers the rest). Every script call touches one
+shard, one hash slot, so the cluster needs nothing else of the worker. The exporter's reads
+are pipelined per node; unions of HyperLogLogs across shards (slots) are merged per shard
+first and counted under one temporary hash tag (`uniques`).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +14,65 @@ from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from itertools import product
 from typing import Any
+from uuid import uuid4
 
 import orjson
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
+from redis.exceptions import ClusterError, ResponseError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from metrics_core.errors import StoreConflict, StoreUnavailable
 from metrics_core.store.base import Commit, ShardId, Snapshot
 
 LIBRARY = resources.files("metrics_core.store").joinpath("pulse.lua").read_text()
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+_UNAVAILABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    ClusterError,
+    TryAgainError,
+    SlotNotCoveredError,
+)
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+TEMP_KEY_TTL_MS = 10_000  # the exporter's HyperLogLog unions in cluster mode
+
+SyncClient = redis.Redis | RedisCluster
+AsyncClient = aioredis.Redis | AsyncRedisCluster
+
+
+def is_cluster(url: str) -> bool:
+    """`redis+cluster://host:port` (or `rediss+cluster://`) names a Redis Cluster.
+
+    >>> is_cluster("redis+cluster://10.0.0.7:6379"), is_cluster("redis://:secret@cache:6379/0")
+    (True, False)
+    """
+    return url.split("://", 1)[0] in CLUSTER_SCHEMES
+
+
+def _client_url(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{CLUSTER_SCHEMES.get(scheme, scheme)}://{rest}"
+
+
+def connect(url: str, **options: Any) -> SyncClient:
+    """A synchronous client of the standalone Redis or Redis Cluster that `url` names.
+
+    Password and TLS come with the URL (`rediss://:password@host:6380/0?ssl_ca_certs=...`).
+    """
+    if is_cluster(url):
+        return RedisCluster.from_url(_client_url(url), **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def connect_async(url: str, **options: Any) -> AsyncClient:
+    """The asyncio client of the standalone Redis or Redis Cluster that `url` names."""
+    if is_cluster(url):
+        return AsyncRedisCluster.from_url(_client_url(url), **options)
+    return aioredis.Redis.from_url(url, **options)
 
 
 def namespace(topic_prefix: str) -> str:
@@ -113,7 +166,7 @@ class RedisStore:
     """The worker's store: `await store.setup()` once, then snapshot/commit per batch."""
 
     def __init__(self, url: str, ns: str = "pulse") -> None:
-        self._redis = aioredis.Redis.from_url(url, decode_responses=False)
+        self._redis = connect_async(url, decode_responses=False)
         self._ns = ns
 
     async def setup(self) -> None:
@@ -196,7 +249,8 @@ class RedisReader:
     """The exporter's reads, synchronous (the Prometheus collector runs in the HTTP thread)."""
 
     def __init__(self, url: str, ns: str = "pulse") -> None:
-        self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        self._redis = connect(url, decode_responses=True, socket_timeout=5)
+        self._raw = connect(url, socket_timeout=5) if is_cluster(url) else None  # HyperLogLog bytes
         self._ns = ns
 
     def shards(self) -> list[ShardId]:
@@ -224,6 +278,8 @@ class RedisReader:
     ) -> dict[str, int]:
         if not groups:
             return {}
+        if self._raw is not None:
+            return self._cluster_uniques(shards, bucket_ms, starts, groups)
         pipe = self._redis.pipeline(transaction=False)
         for names in groups.values():
             pipe.pfcount(
@@ -233,6 +289,52 @@ class RedisReader:
                 ]
             )
         return dict(zip(groups, pipe.execute(), strict=True))
+
+    def _cluster_uniques(
+        self,
+        shards: Sequence[ShardId],
+        bucket_ms: int,
+        starts: Sequence[int],
+        groups: Mapping[str, Sequence[str]],
+    ) -> dict[str, int]:
+        """PFCOUNT over keys of several slots, which a cluster refuses (CROSSSLOT) in one call.
+
+        Per group and shard, PFMERGE its buckets into a temporary key in the shard's slot; GET
+        those; SET them under one temporary hash tag and PFCOUNT there. Temporary keys expire
+        in 10 s even if the exporter dies midway.
+        """
+        assert self._raw is not None
+        if not shards:
+            return dict.fromkeys(groups, 0)
+        token = uuid4().hex
+        merges = self._raw.pipeline(transaction=False)
+        merged: list[str] = []
+        for g, names in enumerate(groups.values()):
+            for shard in shards:
+                prefix = shard_prefix(self._ns, shard)
+                target = f"{prefix}:tmp:{token}:{g}"
+                sources = [f"{prefix}:h:{bucket_ms}:{start}:{name}" for start, name in product(starts, names)]
+                merges.execute_command("PFMERGE", target, *sources)  # one slot: allowed in a pipeline
+                merges.pexpire(target, TEMP_KEY_TTL_MS)
+                merged.append(target)
+        merges.execute()
+        fetch = self._raw.pipeline(transaction=False)
+        for key in merged:
+            fetch.get(key)
+        sketches = fetch.execute()
+        tag = f"{{{self._ns}:union:{token}}}"
+        count = self._raw.pipeline(transaction=False)
+        for i, sketch in enumerate(sketches):
+            count.set(f"{tag}:{i}", sketch, px=TEMP_KEY_TTL_MS)
+        per_group = len(shards)
+        for g in range(len(groups)):
+            count.execute_command(
+                "PFCOUNT", *[f"{tag}:{i}" for i in range(g * per_group, (g + 1) * per_group)]
+            )
+        cleanup = [*merged, *(f"{tag}:{i}" for i in range(len(sketches)))]
+        results = count.execute()[len(sketches) :]
+        self._raw.unlink(*cleanup)
+        return dict(zip(groups, (int(n) for n in results), strict=True))
 
     def samples(
         self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int], names: Sequence[str]

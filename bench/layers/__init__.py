@@ -1,0 +1,1 @@
+"""One module per throughput layer; each exposes `run(ctx, data) -> Result`."""
