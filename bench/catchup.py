@@ -18,7 +18,7 @@ from typing import Any
 
 import redis
 
-from bench.common import RETENTION_MS, Context
+from bench.common import RETENTION_MS, Context, used_memory
 from bench.openloop import OpenLoop
 from bench.workers import Progress, pulse_settings, start
 from streams.commands import topic_plan
@@ -28,6 +28,7 @@ from streams.procs import stop_process
 POLL_S = 0.1
 LIVE_LAG_S = 1.0  # lag under this much traffic counts as live
 LIVE_TIMEOUT_S = 120.0
+BUDGET_PER_OUTAGE_S = 6.0  # catching up at 1.25 × the traffic rate takes 4 × the outage
 
 
 async def _produce_until(
@@ -63,6 +64,7 @@ async def _measure(ctx: Context, rate: float, outage_s: float) -> dict[str, Any]
     client = redis.Redis.from_url(settings.redis_url)
     progress = Progress.of(client, settings, ("clickstream",))
     live = rate * LIVE_LAG_S
+    memory0 = used_memory(client)
     worker = start(ctx, settings, "worker", "catchup-worker")
     try:
         async with OpenLoop(ctx.bootstrap, settings.topic("clickstream"), rate, settings.partitions) as loop:
@@ -75,24 +77,35 @@ async def _measure(ctx: Context, rate: float, outage_s: float) -> dict[str, Any]
             processed_at_restart = await asyncio.to_thread(progress.processed)
             t_restart = time.perf_counter()
             worker = start(ctx, settings, "worker", "catchup-worker")
-            budget = 120.0 + 3 * outage_s
+            budget = 120.0 + BUDGET_PER_OUTAGE_S * outage_s  # for the three phases together
+
+            def left() -> float:
+                return max(0.0, t_restart + budget - time.perf_counter())
+
             t_join = await _produce_until(
-                loop, progress, worker, lambda a, p: p > processed_at_restart, budget
+                loop, progress, worker, lambda a, p: p > processed_at_restart, left()
             )
             t_drained = t_live = None
             if t_join is not None:
                 t_drained = await _produce_until(
-                    loop, progress, worker, lambda a, p: p >= backlog_target, budget
+                    loop, progress, worker, lambda a, p: p >= backlog_target, left()
                 )
             if t_drained is not None:
-                t_live = await _produce_until(loop, progress, worker, lambda a, p: a - p < live, budget)
+                t_live = await _produce_until(loop, progress, worker, lambda a, p: a - p < live, left())
             t_end = time.perf_counter()
             processed_end = await asyncio.to_thread(progress.processed)
             lag_end = loop.acked - processed_end
             achieved = loop.achieved_rate
     finally:
         stop_process(worker, 5.0)
-        client.close()
+    memory = used_memory(client) - memory0
+    client.close()
+    rate_up = (processed_end - processed_at_restart) / max(t_end - (t_join or t_restart), 1e-9)
+    estimate = None
+    if t_live is not None:
+        estimate = t_live - t_restart
+    elif rate_up > achieved:  # not there yet: at the net drain rate, the rest takes lag / (up − in)
+        estimate = t_end - t_restart + max(0.0, lag_end - live) / (rate_up - achieved)
 
     def since_restart(t: float | None) -> float | None:
         return None if t is None else t - t_restart
@@ -107,9 +120,12 @@ async def _measure(ctx: Context, rate: float, outage_s: float) -> dict[str, Any]
         "drain_s": since_restart(t_drained),
         "catch_up_s": since_restart(t_live),  # None: not caught up within the budget
         "budget_s": budget,
-        "catch_up_rate": (processed_end - processed_at_restart) / max(t_end - (t_join or t_restart), 1e-9),
+        "catch_up_rate": rate_up,
+        "catch_up_estimate_s": estimate,  # measured, or extrapolated when the budget ran out
         "lag_at_end_events": lag_end,
         "live_lag_events": live,
+        "events_processed": processed_end,
+        "used_memory_delta_bytes": memory,  # its own Redis database: every event of the run
     }
 
 

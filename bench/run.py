@@ -211,7 +211,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             results["catchup"] = run.attempt("catchup", lambda: catchup.run(ctx, 0.5 * rate, outage))
         if "scrape" in chosen:
             results["scrape"] = run.attempt("scrape", lambda: scrape.run(ctx, repeat=mode["scrapes"]))
-        results["memory"] = memory.summarize(results["layers"], results.get("scrape"))
+        results["memory"] = memory.summarize(results["layers"], results.get("scrape"), results.get("catchup"))
     if not args.keep_logs and not run.errors:
         shutil.rmtree(logdir, ignore_errors=True)
     else:
