@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple, Protocol
 
 from metrics_core.errors import StoreConflict
 from metrics_core.events.decode import decode
@@ -30,13 +31,23 @@ LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 MAX_ATTEMPTS = 20
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One Kafka message of the batch."""
+class Record(NamedTuple):
+    """One Kafka message of the batch (aiokafka's `ConsumerRecord` has the same attributes)."""
 
     offset: int
     value: bytes | None
     key: bytes | None = None
+
+
+class RecordLike(Protocol):
+    """What the batch path reads of a Kafka message."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def key(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +55,9 @@ class Plan:
     """A batch sorted out: valid events, rejections, late events and events to re-key."""
 
     events: Sequence[tuple[int, Event]] = ()
-    rejected: Sequence[tuple[Record, Rejection]] = ()
+    rejected: Sequence[tuple[RecordLike, Rejection]] = ()
     late: Sequence[int] = ()
-    forwards: Sequence[tuple[Record, int, str]] = ()  # (record, owning partition, routing key)
+    forwards: Sequence[tuple[RecordLike, int, str]] = ()  # (record, owning partition, routing key)
     last_offset: int = -1
 
     def after(self, fence: int) -> Plan:
@@ -61,7 +72,7 @@ class Plan:
 
 
 def classify(
-    records: Sequence[Record],
+    records: Sequence[RecordLike],
     family: str,
     partition: int,
     partitions: int | None,
@@ -72,9 +83,9 @@ def classify(
 ) -> Plan:
     """Decode and sort one partition's records. `partitions=None`: do not re-key (repartition topic)."""
     events: list[tuple[int, Event]] = []
-    rejected: list[tuple[Record, Rejection]] = []
+    rejected: list[tuple[RecordLike, Rejection]] = []
     late: list[int] = []
-    forwards: list[tuple[Record, int, str]] = []
+    forwards: list[tuple[RecordLike, int, str]] = []
     oldest_ms = now_ms - retention_ms
     for record in records:
         result = decode(record.value, family, now_ms, max_bytes)

@@ -199,7 +199,8 @@ def _agent(app: faust.App, runtime: Runtime, family: str) -> None:
             await apply(messages)
         except StoreRewound as exc:  # re-read this delivery's partitions from their fences
             log.error("%s", exc)
-            raise Rewind(await runtime.resume({m.tp for m in messages})) from exc
+            tps = {faust.types.TP(m.topic, m.partition) for m in messages}
+            raise Rewind(await runtime.resume(tps)) from exc
 
     agent.__name__ = agent.__qualname__ = f"{family}_agent"
     if s.batch_delivery:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from metrics_core.batch import Applier, Limits, Outcome, Plan, Record, classify
+from metrics_core.batch import Applier, Limits, Outcome, Plan, RecordLike, classify
 from metrics_core.families.base import Family
 from metrics_core.families.changes import SEP
 from metrics_core.routing import routing_key
@@ -78,9 +78,9 @@ class FamilyBridge:
 
     async def handle(self, messages: Sequence[Any]) -> list[Outcome]:
         """Apply a batch of Faust messages (anything with topic, partition, offset, key, value)."""
-        by_tp: defaultdict[tuple[str, int], list[Record]] = defaultdict(list)
-        for m in messages:
-            by_tp[(m.topic, m.partition)].append(Record(m.offset, m.value, m.key))
+        by_tp: defaultdict[tuple[str, int], list[RecordLike]] = defaultdict(list)
+        for m in messages:  # aiokafka's records or Faust's messages: both are RecordLike
+            by_tp[(m.topic, m.partition)].append(m)
         outcomes = []
         self._progress.consumed(self._family.name)
         for (topic, partition), records in by_tp.items():
@@ -90,7 +90,7 @@ class FamilyBridge:
         self._progress.done(self._family.name)
         return outcomes
 
-    async def _apply(self, topic: str, partition: int, records: list[Record]) -> Outcome:
+    async def _apply(self, topic: str, partition: int, records: list[RecordLike]) -> Outcome:
         source = self._sources[topic]
         s = self._settings
         plan = classify(

@@ -31,6 +31,8 @@ from typing import Any
 from faust.transport import drivers
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
 
 from streams.fences import describe
 
@@ -135,41 +137,87 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
 
-    async def _fetch(self) -> tuple[dict[str, list[Any]], list[Any]]:
-        """One getmany: messages of batch topics grouped by topic, the rest in order."""
-        handlers = self._handlers()
-        read_offset = self._read_offset
-        batches: dict[str, list[Any]] = {}
+    async def _fetch(self) -> tuple[dict[str, dict[Any, list[Any]]], list[Any]]:
+        """One fetch: records of batch topics grouped by topic and partition, the rest as messages.
+
+        Batch topics take aiokafka's records as they come (no Faust `Message` per record);
+        the other topics get Faust's messages, in order.
+        """
+        batches: dict[str, dict[Any, list[Any]]] = {}
         others: list[Any] = []
         await self.sleep(0)
         if self.should_stop:
             return batches, others
-        async for tp, message in self.getmany(timeout=1.0):
-            last = read_offset[tp]
-            if last is not None and message.offset < last:
-                continue  # already delivered before a seek: Faust drops these too
-            if last and message.offset - last > 1 and self.app.topics.acks_enabled_for(tp.topic):
-                await self._add_gap(tp, last + 1, message.offset)  # compaction or txn markers
-            read_offset[tp] = message.offset
-            if tp.topic in handlers:
-                batches.setdefault(tp.topic, []).append(message)
-            else:
+        if not self.flow_active:  # Faust's getmany waits for the flow and seeks back
+            async for _tp, message in self.getmany(timeout=1.0):
                 others.append(message)
+            return batches, others
+        records, active = await self._wait_next_records(1.0)
+        if not records or self.should_stop:
+            return batches, others
+        handlers = self._handlers()
+        buffered = self._buffered_partitions
+        for tp, tp_records in records.items():
+            if active is not None and tp not in active and tp not in buffered:
+                continue
+            tp_records = await self._fresh(tp, tp_records)
+            if not tp_records:
+                continue
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            if tp.topic in handlers:
+                batches.setdefault(tp.topic, {})[tp] = tp_records
+            else:
+                others.extend(self._to_message(tp, record) for record in tp_records)
         return batches, others
 
-    async def _deliver(self, batches: Mapping[str, list[Any]], others: list[Any]) -> None:
+    async def _fresh(self, tp: Any, records: list[Any]) -> list[Any]:
+        """Drop records delivered before a seek; note offset gaps (compaction, txn markers) as Faust does."""
+        last = self._read_offset[tp]
+        if last is not None and records[0].offset < last:
+            records = [r for r in records if r.offset >= last]
+            if not records:
+                return records
+        first, final = records[0].offset, records[-1].offset
+        contiguous = final - first == len(records) - 1 and not (last and first - last > 1)
+        if not contiguous and self.app.topics.acks_enabled_for(tp.topic):
+            previous = last
+            for record in records:
+                if previous and record.offset - previous > 1:
+                    await self._add_gap(tp, previous + 1, record.offset)
+                previous = record.offset
+        self._read_offset[tp] = final
+        return records
+
+    def _ack_records(self, tp: Any, records: Sequence[Any]) -> None:
+        """`Consumer.ack` for a whole partition batch at once: offsets join the next commit."""
+        if not self.app.topics.acks_enabled_for(tp.topic):
+            return
+        with ack_lock:
+            committed = self._committed_offset[tp]
+            index = self._acked_index[tp]
+            offsets = [
+                r.offset
+                for r in records
+                if (committed is None or r.offset >= committed) and r.offset not in index
+            ]
+            index.update(offsets)
+            self._acked[tp].extend(offsets)
+            self._n_acked += len(offsets)
+            notify(self._waiting_for_ack)
+
+    async def _deliver(self, batches: Mapping[str, Mapping[Any, list[Any]]], others: list[Any]) -> None:
         handlers = self._handlers()
-        for topic, messages in batches.items():
+        for topic, by_tp in batches.items():
             if self.should_stop:
                 return  # unacked: re-read after restart, and the offset fence skips what was applied
             try:
-                await handlers[topic](messages)
+                await handlers[topic]([r for records in by_tp.values() for r in records])
             except Rewind as rewind:
                 log.warning("re-reading from the offset fences: %s", describe(rewind.positions, {}))
                 await self._seek_to(rewind.positions)
                 continue  # not acked: the records are read again from the fences
-            for message in messages:
-                self.ack(message)
+            for tp, records in by_tp.items():
+                self._ack_records(tp, records)
         for message in others:
             await self.wait_first(self.callback(message), self.suspend_flow.wait())
         if self._commit_every is not None and self._n_acked >= self._commit_every:
