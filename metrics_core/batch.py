@@ -59,9 +59,12 @@ class Plan:
     late: Sequence[int] = ()
     forwards: Sequence[tuple[RecordLike, int, str]] = ()  # (record, owning partition, routing key)
     last_offset: int = -1
+    first_offset: int = 0  # the lowest offset of the batch (0 when unknown: `after` filters)
 
     def after(self, fence: int) -> Plan:
         """The part of the batch the fence does not cover yet."""
+        if fence < self.first_offset:  # the usual case: nothing to drop
+            return self
         return Plan(
             [(o, e) for o, e in self.events if o > fence],
             [(r, why) for r, why in self.rejected if r.offset > fence],
@@ -97,7 +100,8 @@ def classify(
             forwards.append((record, target, key_of(result)))
         else:
             events.append((record.offset, result))
-    return Plan(events, rejected, late, forwards, max((r.offset for r in records), default=-1))
+    offsets = [r.offset for r in records]
+    return Plan(events, rejected, late, forwards, max(offsets, default=-1), min(offsets, default=0))
 
 
 Emit = Callable[[Plan], Awaitable[None]]

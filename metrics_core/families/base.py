@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from metrics_core.events.model import Event
@@ -42,6 +43,7 @@ class Family(Protocol):
         ...
 
 
+@lru_cache(maxsize=131_072)  # a batch asks twice per entity: for its state, then to apply
 def state_key(*parts: str) -> str:
     """A compact, non-reversible key for an entity (ids may be e-mail addresses).
 

@@ -37,6 +37,8 @@ def add_view(sessions: list[Session], ts_ms: int, page: str, timeout_ms: int | N
     >>> [x.views for x in add_view(s, 1800_000, "/b", 1800_000)]  # fills the gap: one session
     [3]
     """
+    if not sessions:  # the common case: a visitor's first view in retention
+        return [Session(ts_ms, ts_ms, 1, ts_ms, page)]
     joined = [
         s
         for s in sessions

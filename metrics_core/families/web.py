@@ -19,11 +19,11 @@ import orjson
 
 from metrics_core.events.model import Event
 from metrics_core.families.base import Context, state_key
-from metrics_core.families.changes import Changes, field_name
+from metrics_core.families.changes import SEP, Changes, field_name
 from metrics_core.families.sessions import Session, add_view
 from metrics_core.labels import sanitize, sanitize_page
 
-Handler = Callable[[Event, str, Context, Changes], None]
+Handler = Callable[[Event, str, "_Labels", Changes], None]
 
 
 # Events that make someone a visitor; feature_used is product telemetry (user_id only) and
@@ -52,38 +52,64 @@ def session_entity(event: Event) -> str:
     return state_key("v", event.property, visitor_of(event) or event.event_id)
 
 
-def _label(ctx: Context, label: str, value: str) -> str:
-    return ctx.labels.fold(label, value, ctx.now_ms)
+class _Labels:
+    """One batch's label values and counter names, each sanitised and folded once per batch.
+
+    Label values repeat heavily within a batch (a few properties, pages and placements), and
+    folding the same value twice in a batch gives the same answer, so the batch keeps them.
+    """
+
+    __slots__ = ("_ctx", "_names", "_values")
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._values: dict[tuple[str, str], str] = {}
+        self._names: dict[tuple[str, str], str] = {}
+
+    def value(self, label: str, raw: str) -> str:
+        """`raw` sanitised (a page loses its query string) and folded under the label cap."""
+        folded = self._values.get((label, raw))
+        if folded is None:
+            clean = sanitize_page(raw) if label == "page" else sanitize(raw)
+            folded = self._values[(label, raw)] = self._ctx.labels.fold(label, clean, self._ctx.now_ms)
+        return folded
+
+    def name(self, kind: str, prop: str, label: str = "", raw: str = "") -> str:
+        """The counter name `kind SEP prop [SEP folded value]`: `name("pp", "shop", "page", "/a?x")`."""
+        key = (kind, prop) if not label else (kind + SEP + prop + SEP + label, raw)
+        found = self._names.get(key)
+        if found is None:
+            parts = (kind, prop, self.value(label, raw)) if label else (kind, prop)
+            found = self._names[key] = field_name(*parts)
+        return found
 
 
-def _page_view(event: Event, prop: str, ctx: Context, changes: Changes) -> None:
+def _page_view(event: Event, prop: str, labels: _Labels, changes: Changes) -> None:
     ts = event.ts_ms
-    changes.count(ts, field_name("pv", prop))
-    changes.count(ts, field_name("pp", prop, _label(ctx, "page", sanitize_page(event.fields["page"]))))
+    changes.count(ts, labels.name("pv", prop))
+    changes.count(ts, labels.name("pp", prop, "page", event.fields["page"]))
 
 
-def _impression(event: Event, prop: str, ctx: Context, changes: Changes) -> None:
-    placement = _label(ctx, "placement", sanitize(event.fields["placement"]))
-    changes.count(event.ts_ms, field_name("im", prop, placement))
+def _impression(event: Event, prop: str, labels: _Labels, changes: Changes) -> None:
+    changes.count(event.ts_ms, labels.name("im", prop, "placement", event.fields["placement"]))
 
 
-def _click(event: Event, prop: str, ctx: Context, changes: Changes) -> None:
-    placement = _label(ctx, "placement", sanitize(event.fields["placement"]))
-    changes.count(event.ts_ms, field_name("ck", prop, placement))
+def _click(event: Event, prop: str, labels: _Labels, changes: Changes) -> None:
+    changes.count(event.ts_ms, labels.name("ck", prop, "placement", event.fields["placement"]))
 
 
-def _conversion(event: Event, prop: str, ctx: Context, changes: Changes) -> None:
-    goal = _label(ctx, "goal", sanitize(event.fields["goal"]))
-    changes.count(event.ts_ms, field_name("cv", prop, goal))
+def _conversion(event: Event, prop: str, labels: _Labels, changes: Changes) -> None:
+    goal = event.fields["goal"]
+    changes.count(event.ts_ms, labels.name("cv", prop, "goal", goal))
     visitor = visitor_of(event)
     if visitor:
-        changes.unique(event.ts_ms, field_name("cvv", prop, goal), visitor)
+        changes.unique(event.ts_ms, labels.name("cvv", prop, "goal", goal), visitor)
 
 
-def _feature_used(event: Event, prop: str, ctx: Context, changes: Changes) -> None:
-    feature = _label(ctx, "feature", sanitize(event.fields["feature"]))
-    changes.count(event.ts_ms, field_name("fu", prop, feature))
-    changes.unique(event.ts_ms, field_name("fuu", prop, feature), event.fields["user_id"])
+def _feature_used(event: Event, prop: str, labels: _Labels, changes: Changes) -> None:
+    feature = event.fields["feature"]
+    changes.count(event.ts_ms, labels.name("fu", prop, "feature", feature))
+    changes.unique(event.ts_ms, labels.name("fuu", prop, "feature", feature), event.fields["user_id"])
 
 
 HANDLERS: Mapping[str, Handler] = {
@@ -96,13 +122,15 @@ HANDLERS: Mapping[str, Handler] = {
 
 
 def _session_changes(sessions: list[Session], sign: int, prop: str, changes: Changes) -> None:
-    for s in sessions:
-        changes.count(s.first_ms, field_name("ss", prop), sign)
-        if s.bounced:
-            changes.count(s.first_ms, field_name("bs", prop), sign)
-        if s.duration_ms:
-            changes.count(s.first_ms, field_name("sd", prop), sign * s.duration_ms)
-        changes.count(s.exit_ms, field_name("ex", prop, s.exit_page), sign)
+    started, bounced, duration = (field_name(kind, prop) for kind in ("ss", "bs", "sd"))
+    count = changes.count
+    for first_ms, last_ms, views, exit_ms, exit_page in sessions:
+        count(first_ms, started, sign)
+        if views == 1:
+            count(first_ms, bounced, sign)
+        if last_ms > first_ms:
+            count(first_ms, duration, sign * (last_ms - first_ms))
+        count(exit_ms, field_name("ex", prop, exit_page), sign)
 
 
 def _load(raw: bytes | None, live_from_ms: int) -> list[Session]:
@@ -127,18 +155,20 @@ class WebFamily:
         changes: Changes,
     ) -> None:
         views: defaultdict[str, list[tuple[int, str, str, bool]]] = defaultdict(list)
+        labels = _Labels(ctx)
         for event in events:
-            prop = _label(ctx, "property", sanitize(event.property))
-            HANDLERS[event.type](event, prop, ctx, changes)
-            visitor = visitor_of(event)
+            prop = labels.value("property", event.property)
+            HANDLERS[event.type](event, prop, labels, changes)
+            fields = event.fields
+            visitor = fields.get("anonymous_id") or fields.get("user_id")
             if visitor and event.type in VISIT_TYPES:
-                changes.unique(event.ts_ms, field_name("uv", prop), visitor)
-            user = event.fields.get("user_id")
+                changes.unique(event.ts_ms, labels.name("uv", prop), visitor)
+            user = fields.get("user_id")
             if user:
-                changes.unique(event.ts_ms, field_name("au", prop), user)
+                changes.unique(event.ts_ms, labels.name("au", prop), user)
             if event.type == "clickstream.page_view":
-                page = _label(ctx, "page", sanitize_page(event.fields["page"]))
-                explicit = bool(event.fields.get("session_id"))
+                page = labels.value("page", fields["page"])
+                explicit = bool(fields.get("session_id"))
                 views[session_entity(event)].append((event.ts_ms, page, prop, explicit))
         for key, entity_views in views.items():
             self._revise(key, entity_views, states.get(key), ctx, changes)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
+from hypothesis import given
+from hypothesis import strategies as st
 
 from metrics_core.events.model import Event
-from metrics_core.routing import owner, partition_for, routing_key
+from metrics_core.routing import murmur2, owner, partition_for, routing_key
 
 
 def _event(event_type: str, **fields: object) -> Event:
@@ -53,3 +56,8 @@ def test_owner_uses_the_routing_key() -> None:
     event = _event("clickstream.page_view", page="/", anonymous_id="foobar")
     assert owner(event, 4) == 2
     assert owner(event, 4, key_of=lambda e: "abc") == 3
+
+
+@given(st.binary(max_size=64))
+def test_murmur2_is_aiokafkas(data: bytes) -> None:
+    assert murmur2(data) == aiokafka_murmur2(data) & 0xFFFFFFFF
