@@ -22,11 +22,27 @@ Keys under a shard prefix P:
 
 local CHUNK = 1000  -- unpack() limit headroom
 
+-- The n 8-byte fingerprints of blob from pos on, and the position after them.
+local function fingerprints(blob, pos, n)
+  local fps = {}
+  for i = 1, n do
+    fps[i] = string.sub(blob, pos, pos + 7)
+    pos = pos + 8
+  end
+  return fps, pos
+end
+
+local function add_set_members(key, members)
+  for i = 1, #members, CHUNK do
+    redis.call('SADD', key, unpack(members, i, math.min(i + CHUNK - 1, #members)))
+  end
+end
+
 -- pulse_snapshot: what a batch needs to be computed. Read only.
 -- ARGV[1] source, ARGV[2] cached version ("" for none), ARGV[3] fingerprints (8 bytes each),
 -- ARGV[4] JSON [[hour, n], ...] (how many fingerprints of the blob belong to each hour),
 -- ARGV[5..] state keys.
--- Returns {version, fence, {0|1 per fingerprint}, {state or nil per key}, labels or nil};
+-- Returns {version, fence, "0"|"1" per fingerprint (one string), {state or nil per key}, labels or nil};
 -- labels is {label, {value, last_seen, ...}, ...}, sent only when the version differs.
 local function pulse_snapshot(keys, args)
   local p = keys[1]
@@ -35,9 +51,11 @@ local function pulse_snapshot(keys, args)
   local blob, pos, seen = args[3], 1, {}
   for _, b in ipairs(cjson.decode(args[4])) do
     local key = p .. ':dd:' .. b[1]
-    for _ = 1, tonumber(b[2]) do
-      seen[#seen + 1] = redis.call('SISMEMBER', key, string.sub(blob, pos, pos + 7))
-      pos = pos + 8
+    local fps
+    fps, pos = fingerprints(blob, pos, tonumber(b[2]))
+    for i = 1, #fps, CHUNK do
+      local flags = redis.call('SMISMEMBER', key, unpack(fps, i, math.min(i + CHUNK - 1, #fps)))
+      seen[#seen + 1] = table.concat(flags)
     end
   end
   local states = {}
@@ -52,7 +70,7 @@ local function pulse_snapshot(keys, args)
       labels[#labels + 1] = redis.call('ZRANGE', p .. ':lab:' .. label, 0, -1, 'WITHSCORES')
     end
   end
-  return {version, fence, seen, states, labels}
+  return {version, fence, table.concat(seen), states, labels}
 end
 
 local function incr_fields(key, fields)
@@ -86,10 +104,9 @@ local function pulse_commit(keys, args)
   local blob, pos = args[2], 1
   for _, b in ipairs(c.dd) do
     local key = p .. ':dd:' .. b[1]
-    for _ = 1, tonumber(b[2]) do
-      redis.call('SADD', key, string.sub(blob, pos, pos + 7))
-      pos = pos + 8
-    end
+    local fps
+    fps, pos = fingerprints(blob, pos, tonumber(b[2]))
+    add_set_members(key, fps)
     redis.call('PEXPIREAT', key, c.ddx)
   end
   for _, s in ipairs(c.s) do

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
-from itertools import product
+from itertools import compress, product
 from typing import Any
 from uuid import uuid4
 
@@ -29,6 +29,7 @@ from metrics_core.errors import StoreConflict, StoreUnavailable
 from metrics_core.store.base import Commit, ShardId, Snapshot
 
 LIBRARY = resources.files("metrics_core.store").joinpath("pulse.lua").read_text()
+_FLAGS = bytes.maketrans(b"01", b"\x00\x01")  # pulse_snapshot's de-dup flags -> falsy/truthy bytes
 _UNAVAILABLE = (
     RedisConnectionError,
     RedisTimeoutError,
@@ -205,10 +206,12 @@ class RedisStore:
             "pulse_snapshot", shard, source, cached, blob, hours, *state_keys
         )
         ordered = [fp for _, fps in _group(fingerprints) for fp in fps]
+        if len(seen) != len(ordered):
+            raise ValueError(f"shard {shard}: {len(seen)} de-dup flags for {len(ordered)} fingerprints")
         return Snapshot(
             version=int(version),
             fence=int(fence),
-            seen=frozenset(fp for fp, flag in zip(ordered, seen, strict=True) if flag),
+            seen=frozenset(compress(ordered, seen.translate(_FLAGS))),
             states=dict(zip(state_keys, states, strict=True)),
             labels=None if labels is None else _labels(labels),
         )

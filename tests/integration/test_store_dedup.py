@@ -1,0 +1,82 @@
+"""The Redis store and the in-memory store agree on de-duplication and fences (real Redis)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from metrics_core.families.changes import Spread
+from metrics_core.store.base import Commit, ShardId, Store, dedup_bucket, fingerprint
+from metrics_core.store.memory import MemoryStore
+from metrics_core.store.redis_store import RedisStore
+from streams.embedded import EmbeddedRedis
+
+HOUR_MS = 3_600_000
+NOW_MS = int(time.time() * 1000)  # Redis expires the de-dup sets from then on
+SHARD = ShardId("clickstream", 0)
+SOURCE = "cluster/clickstream/topic-id|0"
+
+
+def _fps(ids: range, hour: int) -> list[tuple[int, bytes]]:
+    """Fingerprints of `e<i>` for i in ids, stamped in the given hour before NOW_MS."""
+    ts = NOW_MS - hour * HOUR_MS
+    return [(dedup_bucket(ts), fingerprint(f"e{i}")) for i in ids]
+
+
+def _commit(version: int, last_offset: int, fps: list[tuple[int, bytes]]) -> Commit:
+    by_hour: dict[int, list[bytes]] = {}
+    for hour, fp in fps:
+        by_hour.setdefault(hour, []).append(fp)
+    return Commit(
+        expected_version=version,
+        source=SOURCE,
+        last_offset=last_offset,
+        fingerprints=by_hour,
+        dedup_expire_ms=NOW_MS + 72 * HOUR_MS,
+        spread=Spread({}, {}),
+        bucket_expiry_ms={},
+        states={},
+    )
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    server: EmbeddedRedis = request.getfixturevalue("redis_server")
+    redis_store = RedisStore(server.url, "pulse")
+    await redis_store.setup()
+    yield redis_store
+    await redis_store.close()
+
+
+@pytest.mark.integration
+async def test_seen_fingerprints_over_hours_and_past_one_call_chunk(store: Store) -> None:
+    # 2 500 fingerprints in three hours: more than one SMISMEMBER/SADD chunk (1 000) per hour
+    first = _fps(range(0, 1500), hour=0) + _fps(range(1500, 2500), hour=5)
+    snap = await store.snapshot(SHARD, SOURCE, first, [], None)
+    assert (snap.version, snap.fence, snap.seen) == (0, -1, frozenset())
+    assert await store.commit(SHARD, _commit(0, 99, first)) == 1
+
+    # half old (the same ids in the same hours), half new, in another order and a third hour
+    second = (
+        _fps(range(2000, 1000, -1), hour=0) + _fps(range(1500, 1700), hour=5) + _fps(range(9000, 9300), 7)
+    )
+    snap = await store.snapshot(SHARD, SOURCE, second, [], 1)
+    expected = {fp for hour, fp in second if (hour, fp) in set(first)}
+    assert len(expected) == 499 + 200  # e1001..e1499 in hour 0, e1500..e1699 in hour 5 (sets are per hour)
+    assert snap.seen == frozenset(expected)
+    assert (snap.version, snap.fence) == (1, 99)
+
+
+@pytest.mark.integration
+async def test_a_fenced_commit_changes_nothing(store: Store) -> None:
+    fps = _fps(range(10), hour=0)
+    assert await store.commit(SHARD, _commit(0, 41, fps)) == 1
+    assert await store.commit(SHARD, _commit(1, 41, _fps(range(10, 20), hour=0))) == 0  # replayed batch
+    snap = await store.snapshot(SHARD, SOURCE, _fps(range(20), hour=0), [], None)
+    assert snap.seen == frozenset(fp for _, fp in fps)
+    assert (snap.version, snap.fence) == (1, 41)
