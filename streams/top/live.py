@@ -48,7 +48,7 @@ def once(url: str, window: str, prop: str, out: TextIO, width: int, get: Fetch =
 def screen(frame: str | None, status: str, width: int) -> str:
     """Home, the frame and a status line, each line clearing what an earlier frame left behind."""
     lines = [*(frame.splitlines() if frame else []), fit(status, width)]
-    return HOME + "".join(line + CLEAR_LINE + "\n" for line in lines) + CLEAR_BELOW
+    return HOME + "\n".join(line + CLEAR_LINE for line in lines) + CLEAR_BELOW  # no newline: no scroll
 
 
 def watch(

@@ -103,13 +103,16 @@ def test_watch_refreshes_keeps_the_last_frame_through_an_outage_and_quits_on_ctr
     assert text.startswith(live.ENTER) and text.endswith(live.LEAVE)
     screens = text.removeprefix(live.ENTER).removesuffix(live.LEAVE).split(live.HOME)[1:]
     assert len(screens) == 3
-    first, outage, third = ([line.removesuffix(live.CLEAR_LINE) for line in s.split("\n")] for s in screens)
-    assert "  accepted/s                          —   accepted                        1 534" in first
-    assert first[-2] == "http://x/metrics every 2 s · Ctrl-C quits"
-    assert outage[:-2] == first[:-2]  # the last frame stays
-    assert outage[-2] == "! retrying every 2 s: cannot reach http://x/metrics (Connection refused)"
-    assert "  accepted/s                        7.5   accepted                        1 564" in third
     assert all(s.endswith(live.CLEAR_BELOW) for s in screens)
+    first, outage, third = (
+        [line.removesuffix(live.CLEAR_LINE) for line in s.removesuffix(live.CLEAR_BELOW).split("\n")]
+        for s in screens
+    )
+    assert "  accepted/s                          —   accepted                        1 534" in first
+    assert first[-1] == "http://x/metrics every 2 s · Ctrl-C quits"
+    assert outage[:-1] == first[:-1]  # the last frame stays
+    assert outage[-1] == "! retrying every 2 s: cannot reach http://x/metrics (Connection refused)"
+    assert "  accepted/s                        7.5   accepted                        1 564" in third
 
 
 def test_the_cli_exits_1_with_one_line_when_the_exporter_is_unreachable(
