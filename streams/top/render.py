@@ -64,8 +64,8 @@ def largest(sizes: Mapping[str, float], limit: int = MOST_LABELLED) -> tuple[lis
     return ranked[:limit], max(len(ranked) - limit, 0)
 
 
-def _more(hidden: int, what: str) -> list[Cell]:
-    return [(f"… {hidden} more {what}", "")] if hidden else []
+def _more(hidden: int, one: str, many: str) -> list[Cell]:
+    return [(f"… {hidden} more {one if hidden == 1 else many}", "")] if hidden else []
 
 
 def web(view: View) -> list[Cell]:
@@ -104,7 +104,7 @@ def social(view: View) -> list[Cell]:
     platforms, hidden = largest(view.by_label("pulse_social_engagement_ratio_sample_size", "platform"))
     for platform in platforms:
         cells.append((f"engagement {platform}", percent(ratios.get(platform))))
-    return cells + (_more(hidden, "platforms") if platforms else [("engagement ratio", MISSING)])
+    return cells + (_more(hidden, "platform", "platforms") if platforms else [("engagement ratio", MISSING)])
 
 
 def survey(view: View) -> list[Cell]:
@@ -131,7 +131,7 @@ def survey(view: View) -> list[Cell]:
             cells.append((f"CSAT{suffix}", percent(view.gauge("pulse_csat_ratio", survey=name))))
         if name in measures["ces"]:
             cells.append((f"CES{suffix}", decimal(view.gauge("pulse_ces_score", survey=name))))
-    return cells + _more(hidden, "surveys")
+    return cells + _more(hidden, "survey", "surveys")
 
 
 def customers(view: View) -> list[Cell]:
@@ -146,7 +146,7 @@ def customers(view: View) -> list[Cell]:
     currencies, hidden = largest(view.by_label("pulse_average_order_value_sample_size", "currency"))
     for currency in currencies:
         cells.append((f"AOV {currency}", decimal(values.get(currency))))
-    return cells + (_more(hidden, "currencies") if currencies else [("AOV", MISSING)])
+    return cells + (_more(hidden, "currency", "currencies") if currencies else [("AOV", MISSING)])
 
 
 def pipeline(view: View) -> list[Cell]:

@@ -87,18 +87,26 @@ def test_a_store_outage_is_said_in_the_pipeline_and_below() -> None:
     assert lines[-1] == "! the exporter cannot read Redis (pulse_up 0): values return when it can"
 
 
-def test_the_surveys_with_most_responses_come_first_and_the_rest_are_counted() -> None:
-    text = "".join(
+def _csat_surveys(count: int) -> str:
+    """Surveys s1..s<count> in property p, survey s<i> with i responses."""
+    return "".join(
         f'pulse_csat_ratio_sample_size{{property="p",survey="s{i}",window="5m"}} {i}\n'
         f'pulse_csat_ratio{{property="p",survey="s{i}",window="5m"}} 0.5\n'
-        for i in range(1, 6)
+        for i in range(1, count + 1)
     )
+
+
+def _survey_lines(text: str) -> list[str]:
     lines = frame(prop="p", text=text).splitlines()
-    survey = lines[lines.index("Survey") + 1 : lines.index("Customers")]
-    assert survey == [
+    return lines[lines.index("Survey") + 1 : lines.index("Customers")]
+
+
+def test_the_surveys_with_most_responses_come_first_and_the_rest_are_counted() -> None:
+    assert _survey_lines(_csat_surveys(5)) == [
         "  CSAT s5                        50.0 %   CSAT s4                        50.0 %",
         "  CSAT s3                        50.0 %   … 2 more surveys",
     ]
+    assert _survey_lines(_csat_surveys(4))[-1] == "  CSAT s2                        50.0 %   … 1 more survey"
 
 
 def test_an_empty_read_is_all_dashes() -> None:
