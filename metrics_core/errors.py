@@ -33,3 +33,9 @@ class BrokerUnavailable(PulseError):
 
 class EmbeddedServerError(PulseError):
     """An embedded broker or Redis could not start; the message says which and why."""
+
+
+class ExporterUnavailable(PulseError):
+    """The exporter's /metrics did not answer, or not with Prometheus text; retry later."""
+
+    retriable = True

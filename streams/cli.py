@@ -1,4 +1,4 @@
-"""The `pulse` command: run, worker, exporter, gateway, produce, simulate, check."""
+"""The `pulse` command: run, worker, exporter, gateway, produce, simulate, rebuild, check, top."""
 
 from __future__ import annotations
 
@@ -82,7 +82,30 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--replay", action="store_true", help="also run a worker until it has caught up")
     check = sub.add_parser("check", parents=[common], help="check settings and connectivity")
     check.add_argument("--create-topics", action="store_true", help="create missing topics")
+    _top_flags(sub.add_parser("top", help="live terminal view of the key gauges, read from the exporter"))
     return parser
+
+
+def _top_flags(top: argparse.ArgumentParser) -> None:
+    for flag in ("--exporter-host", "--exporter-port", "--windows"):  # the settings `top` reads
+        top.add_argument(
+            flag, dest=_FLAGS[flag], default=None, help=f"overrides PULSE_{_FLAGS[flag].upper()}"
+        )
+    top.add_argument(
+        "--url",
+        default=None,
+        help="the exporter's metrics (default: http://127.0.0.1:<PULSE_EXPORTER_PORT>/metrics)",
+    )
+    top.add_argument("--window", default=None, help="e.g. 5m (default: the shortest of PULSE_WINDOWS)")
+    top.add_argument(
+        "--property",
+        dest="prop",
+        metavar="NAME",
+        default="default",
+        help="the property shown (default: default)",
+    )
+    top.add_argument("--interval", type=_positive, default=2.0, help="seconds between refreshes (default 2)")
+    top.add_argument("--once", action="store_true", help="print one screen without clearing it and exit")
 
 
 def _scenario_flags(parser: argparse.ArgumentParser) -> None:
@@ -144,6 +167,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.command == "run":
         return commands.run(settings, args.simulate, args.rate, args.scenario, args.scenario_at)
+    if args.command == "top":
+        return commands.top(settings, args.url, args.window, args.prop, args.interval, args.once)
     if args.command == "simulate" and args.output is not None:
         return commands.simulate_to_file(args.output, _simulation(args))
     commands.require_urls(settings, args.command)

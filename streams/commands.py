@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,11 +110,10 @@ def run(
         children = [_spawn("worker", settings), _spawn("exporter", settings)]
         for child in children:
             stack.callback(stop_process, child)
-        host = "127.0.0.1" if settings.exporter_host in ("0.0.0.0", "") else settings.exporter_host
         traffic = f" (simulated traffic at {rate:g} events/s, scenario {scenario})" if simulate else ""
         print(
             f"pulse run: Kafka {settings.kafka_url}, Redis {_mask(settings.redis_url or '')}\n"
-            f"pulse run: metrics at http://{host}:{settings.exporter_port}/metrics{traffic}\n"
+            f"pulse run: metrics at {metrics_url(settings)}{traffic}\n"
             "pulse run: Ctrl-C stops everything",
             flush=True,
         )
@@ -141,6 +141,30 @@ async def _simulate_while_alive(
     if task.done() and task.exception() is not None:
         print(f"pulse run: the simulator stopped: {task.exception()}", file=sys.stderr)
     task.cancel()
+
+
+def metrics_url(settings: Settings) -> str:
+    """Where this host reaches the exporter: loopback when it binds every address.
+
+    >>> metrics_url(Settings(exporter_host="0.0.0.0", exporter_port=9650))
+    'http://127.0.0.1:9650/metrics'
+    """
+    host = settings.exporter_host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.exporter_port}/metrics"
+
+
+def top(
+    settings: Settings, url: str | None, window: str | None, prop: str, interval_s: float, once: bool
+) -> int:
+    """`pulse top`: one screen (`once`), or a refreshing one until Ctrl-C."""
+    from streams.top import live
+
+    url = url or metrics_url(settings)
+    window = window or settings.window_list[0].label
+    if once:
+        return live.once(url, window, prop, sys.stdout, shutil.get_terminal_size().columns)
+    return live.watch(url, window, prop, interval_s, sys.stdout)
 
 
 def rebuild_state(settings: Settings, wait_s: float, replay: bool) -> int:
