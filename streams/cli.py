@@ -101,8 +101,8 @@ def _top_flags(top: argparse.ArgumentParser) -> None:
         "--property",
         dest="prop",
         metavar="NAME",
-        default="default",
-        help="the property shown (default: default)",
+        default=None,
+        help="the property shown (default: `default` when served, else the busiest property)",
     )
     top.add_argument("--interval", type=_positive, default=2.0, help="seconds between refreshes (default 2)")
     top.add_argument("--once", action="store_true", help="print one screen without clearing it and exit")

@@ -155,7 +155,7 @@ def metrics_url(settings: Settings) -> str:
 
 
 def top(
-    settings: Settings, url: str | None, window: str | None, prop: str, interval_s: float, once: bool
+    settings: Settings, url: str | None, window: str | None, prop: str | None, interval_s: float, once: bool
 ) -> int:
     """`pulse top`: one screen (`once`), or a refreshing one until Ctrl-C."""
     from streams.top import live

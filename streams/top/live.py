@@ -39,7 +39,7 @@ def fetch(url: str, timeout_s: float = 5.0, clock: Callable[[], float] = time.ti
         raise ExporterUnavailable(f"{url} did not answer Prometheus text ({exc})") from exc
 
 
-def once(url: str, window: str, prop: str, out: TextIO, width: int, get: Fetch = fetch) -> int:
+def once(url: str, window: str, prop: str | None, out: TextIO, width: int, get: Fetch = fetch) -> int:
     """Print one screen without clearing (rates need two reads: they show "—")."""
     out.write(render(get(url), None, window, prop, width) + "\n")
     return 0
@@ -54,7 +54,7 @@ def screen(frame: str | None, status: str, width: int) -> str:
 def watch(
     url: str,
     window: str,
-    prop: str,
+    prop: str | None,
     interval_s: float,
     out: TextIO,
     width: Callable[[], int] = lambda: shutil.get_terminal_size().columns,

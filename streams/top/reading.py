@@ -40,6 +40,26 @@ class Reading:
         return list(dict.fromkeys(value for value in seen if value is not None))
 
 
+def busiest_property(reading: Reading) -> str | None:
+    """The property the screen shows when none is asked for: `default` if served, else the one
+    with the most page views and e-mails sent (over every window), else the first served.
+
+    >>> busiest_property(parse('pulse_page_views{property="a",window="5m"} 3\\n'
+    ...                        'pulse_page_views{property="b",window="5m"} 9\\n', 0.0))
+    'b'
+    """
+    served = reading.label_values("property")
+    if not served or "default" in served:
+        return "default" if served else None
+    weight = {
+        prop: sum(
+            reading.total(name, property=prop) or 0 for name in ("pulse_page_views", "pulse_email_sent")
+        )
+        for prop in served
+    }
+    return max(served, key=lambda prop: weight[prop])  # ties: the first served
+
+
 def parse(text: str, taken_s: float) -> Reading:
     """Parse Prometheus text; raises ValueError when it is not.
 

@@ -21,7 +21,7 @@ from streams.top.fmt import (
     percent_between,
     score_margin,
 )
-from streams.top.reading import Reading, rate
+from streams.top.reading import Reading, busiest_property, rate
 
 Cell = tuple[str, str]  # (label, formatted value)
 
@@ -215,12 +215,14 @@ def notes(view: View) -> list[str]:
     ]
 
 
-def render(current: Reading, previous: Reading | None, window: str, prop: str, width: int) -> str:
+def render(current: Reading, previous: Reading | None, window: str, prop: str | None, width: int) -> str:
     """The whole screen, no wider than `width`; `previous` (the read before) gives rates.
+    `prop` None: `default` when served, else the busiest property (`busiest_property`).
 
     >>> print(render(Reading({}, 0.0), None, "5m", "default", 80).splitlines()[0])
     pulse top · window 5m · property default · 00:00:00 UTC
     """
+    prop = prop or busiest_property(current) or "default"
     view = View(current, previous, window, prop)
     clock = time.strftime("%H:%M:%S", time.gmtime(current.taken_s))
     lines = [f"pulse top · window {window} · property {prop} · {clock} UTC"]

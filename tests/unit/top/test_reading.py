@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.top.reading import parse, rate
+from streams.top.reading import busiest_property, parse, rate
 from streams.top.render import render
 from tests.unit.top.exposition import TAKEN_S, TEXT
 
@@ -42,3 +42,15 @@ def test_no_rate_without_a_previous_read_elapsed_time_or_growth() -> None:
     assert rate(parse(f"{EVENTS} 40\n", 12.0), first, EVENTS) is None  # wiped by a rebuild
     assert rate(parse("pulse_up 1\n", 12.0), first, EVENTS) is None  # no counter this time
     assert rate(parse(f"{EVENTS} 100\n", 12.0), first, EVENTS) == 0.0
+
+
+def test_the_busiest_property_is_shown_when_none_is_asked_for() -> None:
+    served = (
+        'pulse_page_views{property="blog",window="5m"} 40\n'
+        'pulse_page_views{property="shop",window="5m"} 25\n'
+        'pulse_email_sent{property="shop",window="1h"} 30\n'
+    )
+    assert busiest_property(parse(served, 0.0)) == "shop"  # 55 against 40
+    with_default = served + 'pulse_page_views{property="default",window="5m"} 1\n'
+    assert busiest_property(parse(with_default, 0.0)) == "default"
+    assert busiest_property(parse("pulse_up 1\n", 0.0)) is None
