@@ -24,7 +24,7 @@ from metrics_core.families.base import Context, Family
 from metrics_core.families.changes import Changes, spread
 from metrics_core.labels import LabelCap
 from metrics_core.routing import owner
-from metrics_core.store.base import Commit, ShardId, Store, dedup_bucket, fingerprint
+from metrics_core.store.base import Commit, ShardId, Store, dedup_keys
 from metrics_core.windows import RETENTION_MARGIN_MS, Window, tier_span_ms, tiers
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -167,7 +167,7 @@ class Applier:
             await self._store.register(shard)
             self._registered.add(shard)
         now = int(time.time() * 1000) if now_ms is None else now_ms
-        fp_of = {o: (dedup_bucket(e.ts_ms), fingerprint(e.event_id)) for o, e in plan.events}
+        fp_of = dedup_keys(plan.events)
         fps = list(fp_of.values())
         keys = sorted(self._family.state_keys([e for _, e in plan.events]))
         emitted = False

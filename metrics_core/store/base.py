@@ -9,10 +9,11 @@ carries the shard version it was computed from, so a concurrent writer makes it 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from metrics_core.events.model import Event
 from metrics_core.families.changes import Spread
 
 HOUR_MS = 3_600_000
@@ -39,6 +40,19 @@ def fingerprint(event_id: str) -> bytes:
 def dedup_bucket(ts_ms: int) -> int:
     """Fingerprints are kept per event-time hour: a retry carries its original timestamp."""
     return ts_ms - ts_ms % HOUR_MS
+
+
+def dedup_keys(events: Iterable[tuple[int, Event]]) -> dict[int, tuple[int, bytes]]:
+    """`offset -> (dedup_bucket, fingerprint)` of a batch's events: both, inlined (hot path).
+
+    >>> dedup_keys([(7, Event("evt-1", "social.like", 3_600_001, "default", {}))])[7][0]
+    3600000
+    """
+    blake2b = hashlib.blake2b
+    return {
+        offset: (e.ts_ms - e.ts_ms % HOUR_MS, blake2b(e.event_id.encode(), digest_size=8).digest())
+        for offset, e in events
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,7 +88,8 @@ local function add_members(key, members)
 end
 
 -- pulse_commit: apply one batch atomically, or nothing.
--- ARGV[1] JSON payload (see RedisStore._payload), ARGV[2] fingerprints (8 bytes each).
+-- ARGV[1] JSON payload (see RedisStore._payload), ARGV[2] fingerprints (8 bytes each),
+-- ARGV[3] the entity states end to end (the payload's s: [key, size or -1 to delete, expire at]).
 -- Returns {"ok", new version} | {"conflict", version} | {"fenced", version}.
 local function pulse_commit(keys, args)
   local p = keys[1]
@@ -109,10 +110,12 @@ local function pulse_commit(keys, args)
     add_set_members(key, fps)
     redis.call('PEXPIREAT', key, c.ddx)
   end
+  local states, at = args[3], 1
   for _, s in ipairs(c.s) do
-    local key = p .. ':st:' .. s[1]
-    if s[2] then
-      redis.call('SET', key, s[2], 'PXAT', s[3])
+    local key, size = p .. ':st:' .. s[1], tonumber(s[2])
+    if size >= 0 then
+      redis.call('SET', key, string.sub(states, at, at + size - 1), 'PXAT', s[3])
+      at = at + size
     else
       redis.call('DEL', key)
     end

@@ -87,9 +87,14 @@ def shard_prefix(ns: str, shard: ShardId) -> str:
     return f"{{{ns}:{shard.family}:{shard.partition}}}"
 
 
-def _payload(commit: Commit) -> tuple[bytes, bytes]:
-    """The commit as (JSON, fingerprint blob), integers as strings."""
+def _payload(commit: Commit) -> tuple[bytes, bytes, bytes]:
+    """The commit as (JSON, fingerprint blob, state blob), integers as strings.
+
+    Fingerprints and states travel as raw bytes beside the JSON, which gives their sizes:
+    embedding the states' JSON in the payload would escape every quote twice.
+    """
     blob = b"".join(fp for fps in commit.fingerprints.values() for fp in fps)
+    states = b"".join(value for value, _ in commit.states.values() if value is not None)
     spread = commit.spread
     body: dict[str, Any] = {
         "v": str(commit.expected_version),
@@ -98,7 +103,7 @@ def _payload(commit: Commit) -> tuple[bytes, bytes]:
         "dd": [[str(hour), str(len(fps))] for hour, fps in commit.fingerprints.items() if fps],
         "ddx": str(commit.dedup_expire_ms),
         "s": [
-            [key, value.decode() if value is not None else False, str(expire)]
+            [key, str(len(value)) if value is not None else "-1", str(expire)]
             for key, (value, expire) in commit.states.items()
         ],
         "q": [
@@ -143,7 +148,7 @@ def _payload(commit: Commit) -> tuple[bytes, bytes]:
         "pg": _flat((name, str(n)) for name, n in commit.gauges.items()),
         "pm": _flat((name, str(n)) for name, n in commit.maxima.items()),
     }
-    return orjson.dumps(body), blob
+    return orjson.dumps(body), blob, states
 
 
 def _flat(pairs: Iterable[tuple[str, Any]]) -> list[Any]:
@@ -155,12 +160,13 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _fingerprint_args(fingerprints: Sequence[tuple[int, bytes]]) -> tuple[bytes, bytes]:
+def _fingerprint_args(fingerprints: Sequence[tuple[int, bytes]]) -> tuple[list[bytes], bytes, bytes]:
+    """The fingerprints in the order pulse_snapshot reads them (by hour), their blob and hours."""
     by_hour: defaultdict[int, list[bytes]] = defaultdict(list)
     for hour, fp in fingerprints:
         by_hour[hour].append(fp)
-    blob = b"".join(fp for fps in by_hour.values() for fp in fps)
-    return blob, orjson.dumps([[str(hour), str(len(fps))] for hour, fps in by_hour.items()])
+    ordered = [fp for fps in by_hour.values() for fp in fps]
+    return ordered, b"".join(ordered), orjson.dumps([[str(h), str(len(fps))] for h, fps in by_hour.items()])
 
 
 class RedisStore:
@@ -200,12 +206,11 @@ class RedisStore:
         state_keys: Sequence[str],
         cached_version: int | None,
     ) -> Snapshot:
-        blob, hours = _fingerprint_args(fingerprints)
+        ordered, blob, hours = _fingerprint_args(fingerprints)
         cached = "" if cached_version is None else str(cached_version)
         version, fence, seen, states, labels = await self._fcall(
             "pulse_snapshot", shard, source, cached, blob, hours, *state_keys
         )
-        ordered = [fp for _, fps in _group(fingerprints) for fp in fps]
         if len(seen) != len(ordered):
             raise ValueError(f"shard {shard}: {len(seen)} de-dup flags for {len(ordered)} fingerprints")
         return Snapshot(
@@ -217,8 +222,7 @@ class RedisStore:
         )
 
     async def commit(self, shard: ShardId, commit: Commit) -> int:
-        body, blob = _payload(commit)
-        status, version = await self._fcall("pulse_commit", shard, body, blob)
+        status, version = await self._fcall("pulse_commit", shard, *_payload(commit))
         if status == b"conflict":
             raise StoreConflict(
                 f"shard {shard} moved to version {int(version)} (batch computed at {commit.expected_version})"
@@ -230,13 +234,6 @@ class RedisStore:
             await self._redis.sadd(f"{self._ns}:shards", str(shard))
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis unavailable registering shard {shard}: {exc}") from exc
-
-
-def _group(fingerprints: Sequence[tuple[int, bytes]]) -> list[tuple[int, list[bytes]]]:
-    by_hour: defaultdict[int, list[bytes]] = defaultdict(list)
-    for hour, fp in fingerprints:
-        by_hour[hour].append(fp)
-    return list(by_hour.items())
 
 
 def _labels(flat: list[Any]) -> dict[str, dict[str, int]]:

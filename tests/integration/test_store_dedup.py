@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -80,3 +81,20 @@ async def test_a_fenced_commit_changes_nothing(store: Store) -> None:
     snap = await store.snapshot(SHARD, SOURCE, _fps(range(20), hour=0), [], None)
     assert snap.seen == frozenset(fp for _, fp in fps)
     assert (snap.version, snap.fence) == (1, 41)
+
+
+@pytest.mark.integration
+async def test_entity_states_are_stored_replaced_and_deleted_byte_for_byte(store: Store) -> None:
+    keep_ms = NOW_MS + HOUR_MS
+    quoted = b'[[1,2,"/a \\"b\\"",true]]'  # JSON with escaped quotes: stored exactly
+    first = replace(
+        _commit(0, 10, []), states={"k1": (quoted, keep_ms), "k2": (b"x", keep_ms), "k3": (b"", keep_ms)}
+    )
+    assert await store.commit(SHARD, first) == 1
+    snap = await store.snapshot(SHARD, SOURCE, [], ["k1", "k2", "k3", "k4"], None)
+    assert snap.states == {"k1": quoted, "k2": b"x", "k3": b"", "k4": None}
+
+    second = replace(_commit(1, 11, []), states={"k1": (None, 0), "k2": ("é".encode() * 3, keep_ms)})
+    assert await store.commit(SHARD, second) == 2
+    snap = await store.snapshot(SHARD, SOURCE, [], ["k1", "k2", "k3"], 2)
+    assert snap.states == {"k1": None, "k2": "ééé".encode(), "k3": b""}
