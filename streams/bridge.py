@@ -5,6 +5,7 @@ Kept free of agent plumbing so the agents stay a few lines each.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -81,14 +82,28 @@ class FamilyBridge:
         by_tp: defaultdict[tuple[str, int], list[RecordLike]] = defaultdict(list)
         for m in messages:  # aiokafka's records or Faust's messages: both are RecordLike
             by_tp[(m.topic, m.partition)].append(m)
-        outcomes = []
         self._progress.consumed(self._family.name)
-        for (topic, partition), records in by_tp.items():
-            highwater = self._highwater(topic, partition)  # before: records arriving meanwhile are new
-            outcomes.append(await self._apply(topic, partition, records))
-            self._progress.applied(topic, partition, max(r.offset for r in records), highwater)
+        # partitions are independent shards: while Redis works on one, Python computes another
+        results = await asyncio.gather(
+            *(
+                self._apply_partition(topic, partition, records)
+                for (topic, partition), records in by_tp.items()
+            ),
+            return_exceptions=True,  # let every partition finish before a failure is raised
+        )
+        outcomes = []
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # the retry re-applies every partition; the fences skip what was done
+            outcomes.append(result)
         self._progress.done(self._family.name)
         return outcomes
+
+    async def _apply_partition(self, topic: str, partition: int, records: list[RecordLike]) -> Outcome:
+        highwater = self._highwater(topic, partition)  # before: records arriving meanwhile are new
+        outcome = await self._apply(topic, partition, records)
+        self._progress.applied(topic, partition, max(r.offset for r in records), highwater)
+        return outcome
 
     async def _apply(self, topic: str, partition: int, records: list[RecordLike]) -> Outcome:
         source = self._sources[topic]
