@@ -19,7 +19,12 @@ from typing import Any, NoReturn
 
 import aiokafka.conn
 import faust
-from aiokafka.errors import KafkaError, SaslAuthenticationFailed, UnsupportedSaslMechanismError
+from aiokafka.errors import (
+    KafkaError,
+    KafkaTimeoutError,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+)
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.metadata import MetadataRequest
 from faust.types.auth import CredentialsT
@@ -136,9 +141,9 @@ def login_target(options: KafkaOptions) -> str:
 
 _CLOSED_HINTS = {  # what a broker that hangs up on a client of this protocol most likely wants
     "PLAINTEXT": "does it require TLS (SSL) or SASL (SASL_SSL, SASL_PLAINTEXT)?",
-    "SSL": "does it require SASL as well (SASL_SSL)?",
+    "SSL": "does it require a client certificate (PULSE_KAFKA_SSL_CERTFILE), or SASL as well (SASL_SSL)?",
     "SASL_PLAINTEXT": "does it offer that SASL mechanism (PULSE_KAFKA_SASL_MECHANISM), or require TLS?",
-    "SASL_SSL": "does it offer that SASL mechanism (PULSE_KAFKA_SASL_MECHANISM)?",
+    "SASL_SSL": "does it offer that SASL mechanism (PULSE_KAFKA_SASL_MECHANISM), or want a client cert?",
 }
 
 
@@ -180,13 +185,13 @@ async def refusal(bootstrap: str, options: KafkaOptions, timeout_s: float = 10.0
         )
     except ssl.SSLError as exc:
         return f"the TLS handshake failed ({exc.reason or exc}): does the broker speak TLS on this port?"
-    except (TimeoutError, ConnectionRefusedError):
-        return None
+    except (TimeoutError, KafkaTimeoutError, ConnectionRefusedError):
+        return None  # nobody there, or a broker that does not answer in time (paused, overloaded)
     except (KafkaError, OSError) as exc:
         protocol = options.get("security_protocol", "PLAINTEXT")
-        if conn is None and protocol == "PLAINTEXT":
+        if not isinstance(exc, KafkaError) and protocol == "PLAINTEXT":
             return None  # a plain TCP connection that broke: an outage
-        return (
+        return (  # it accepted the connection, then hung up on a request or on the handshake
             f"the broker closed the {login_target(options)} ({exc}): {_CLOSED_HINTS.get(protocol, '')} "
             f"(PULSE_KAFKA_SECURITY_PROTOCOL is {protocol})"
         )
