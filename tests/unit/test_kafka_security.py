@@ -296,3 +296,15 @@ def test_a_scram_login_still_verifies_the_server() -> None:
     _scram_client().process_server_final_message("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
     with pytest.raises(ValueError, match="wrong signature"):
         _scram_client().process_server_final_message("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+
+
+def test_pulse_run_with_the_embedded_broker_refuses_security_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The embedded Tansu speaks PLAINTEXT only; nothing is started."""
+    from streams import commands
+
+    monkeypatch.setattr(commands.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(commands, "EmbeddedKafka", lambda: pytest.fail("the broker was started"))
+    with pytest.raises(ConfigError, match="embedded broker speaks PLAINTEXT only: give PULSE_KAFKA_URL"):
+        commands.run(Settings(**SCRAM))
