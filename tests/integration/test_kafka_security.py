@@ -121,14 +121,25 @@ def fronted() -> Iterator[Any]:
         broker.stop()
 
 
-def _pulse(args: list[str], settings: Settings, env: dict[str, str] | None = None) -> tuple[int, str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        env={**settings_env(settings), **(env or {})},
-        capture_output=True,
-        timeout=60,
-    )
-    return result.returncode, result.stdout.decode() + result.stderr.decode()
+Run = tuple[list[str], Settings]  # `pulse` arguments, and the settings in its environment
+
+
+def _pulse_all(*runs: Run) -> list[tuple[int, str]]:
+    """Run `pulse` commands side by side; (exit code, stdout + stderr) of each, in order."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", *args],
+            env=settings_env(settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for args, settings in runs
+    ]
+    return [(proc.wait(60), proc.communicate()[0].decode()) for proc in procs]
+
+
+def _pulse(args: list[str], settings: Settings) -> tuple[int, str]:
+    return _pulse_all((args, settings))[0]
 
 
 def _clicks(now: int) -> list[dict[str, Any]]:
@@ -141,12 +152,10 @@ def _clicks(now: int) -> list[dict[str, Any]]:
     return [pv("a1", 170, "/", "va"), pv("a2", 100, "/pricing", "va"), pv("b1", 150, "/", "vb")]
 
 
-def _produce(settings: Settings, tmp_path: Path, events: list[dict[str, Any]]) -> str:
+def _jsonl(tmp_path: Path, events: list[dict[str, Any]]) -> str:
     path = tmp_path / f"events-{time.monotonic_ns()}.jsonl"
     path.write_text("".join(json.dumps(event) + "\n" for event in events))
-    code, out = _pulse(["produce", str(path)], settings)
-    assert code == 0, out
-    return out
+    return str(path)
 
 
 def _settled(port: int, page_views: int, also: str | None = None) -> bool:
@@ -211,21 +220,21 @@ def test_ssl_with_a_client_certificate_end_to_end(
         f"kafka://{bootstrap}", redis_server.url, topic_prefix, **tls,
         gateway_host="127.0.0.1", gateway_port=free_port(), worker_health_port=0,
     )  # fmt: skip
-    code, check = _pulse(["check"], settings)
-    assert code == 0 and "check: OK" in check, check
-    assert f"kafka security: SSL, CA {pki.ca}, client certificate {pki.client_cert}" in check
-
-    now = int(time.time())
-    _produce(settings, tmp_path, _clicks(now))
-    code, out = _pulse(["simulate", "--count", "20", "--seed", "7", "--families", "survey"], settings)
-    assert code == 0, out
-    asyncio.run(_send_raw(settings, bootstrap, settings.topic("clickstream"), b"not json: to the DLQ"))
-    port = settings.exporter_port
+    now, port = int(time.time()), settings.exporter_port
     with (
         pulse_process("gateway", settings, tmp_path),
         pulse_process("exporter", settings, tmp_path),
         pulse_process("worker", settings, tmp_path),
     ):
+        (code, check), *sent = _pulse_all(  # while the worker starts
+            (["check"], settings),
+            (["produce", _jsonl(tmp_path, _clicks(now))], settings),
+            (["simulate", "--count", "20", "--seed", "7", "--families", "survey"], settings),
+        )
+        assert code == 0 and "check: OK" in check, check
+        assert f"kafka security: SSL, CA {pki.ca}, client certificate {pki.client_cert}" in check
+        assert all(code == 0 for code, _ in sent), sent
+        asyncio.run(_send_raw(settings, bootstrap, settings.topic("clickstream"), b"not json: to the DLQ"))
         view = {"event_id": "g1", "type": "clickstream.page_view", "timestamp": now - 60, "page": "/docs",
                 "property": "shop", "anonymous_id": "vc"}  # fmt: skip
         wait_for(
@@ -275,11 +284,13 @@ def test_sasl_ssl_scram_end_to_end_and_a_wrong_password(
         "kafka_ssl_cafile": str(pki.ca),
     }
     settings = stack_settings(f"kafka://{HOST}:{front.port}", redis_server.url, topic_prefix, **sasl)
-    outputs = [_produce(settings, tmp_path, _clicks(int(time.time())))]
-    code, out = _pulse(["rebuild", "--replay", "--wait", "5"], settings)  # a worker, until caught up
-    outputs.append(out)
-    assert code == 0 and "replayed in" in out, out
     with pulse_process("exporter", settings, tmp_path):
+        code, out = _pulse(["produce", _jsonl(tmp_path, _clicks(int(time.time())))], settings)
+        outputs = [out]
+        assert code == 0, out
+        code, out = _pulse(["rebuild", "--replay", "--wait", "5"], settings)  # a worker, until caught up
+        outputs.append(out)
+        assert code == 0 and "replayed in" in out, out
         wait_for(lambda: _settled(settings.exporter_port, 3), 20, "the exporter", lambda: log_tail(tmp_path))
         found = samples(scrape(settings.exporter_port))
     assert value(found, "pulse_page_views", window="5m", property="shop") == 3
@@ -287,7 +298,7 @@ def test_sasl_ssl_scram_end_to_end_and_a_wrong_password(
     assert all(accepted for _, user, accepted in front.logins if user == "pulse") and len(front.logins) >= 4
 
     wrong = settings.model_copy(update={"kafka_sasl_password": SecretStr(WRONG_PASSWORD)})
-    code, out = _pulse(["check"], settings, env={"PULSE_KAFKA_SASL_PASSWORD": WRONG_PASSWORD})
+    code, out = _pulse(["check"], wrong)
     outputs.append(out)
     assert code == 1, out
     assert "refused the SCRAM-SHA-512 login of user pulse (Authentication failed: invalid credentials)" in out
@@ -327,15 +338,14 @@ def test_a_tansu_requiring_sasl_refuses_every_client_and_pulse_says_why(
                 scram_512,
                 "refused the SCRAM-SHA-512 login of user pulse",
             )
-        outputs = []
-        for (command, case), (settings, expected) in cases.items():
-            args = [command, str(events)] if command == "produce" else [command]
-            code, out = _pulse(args, settings)
-            outputs.append(out)
-            assert code == 1, f"{command} {case}: {out}"
-            assert expected in out, f"{command} {case}: {out}"
-        assert "Traceback" not in "".join(outputs)
-        assert PASSWORD not in "".join(outputs)
+        runs = [
+            ([command, str(events)] if command == "produce" else [command], s)
+            for (command, _), (s, _) in cases.items()
+        ]
+        results = _pulse_all(*runs)
+        for ((command, case), (_, expected)), (code, out) in zip(cases.items(), results, strict=True):
+            assert code == 1 and expected in out, f"{command} {case}: {out}"
+            assert "Traceback" not in out and PASSWORD not in out, f"{command} {case}: {out}"
 
 
 def test_tansu_0_6_cannot_create_a_user_on_a_broker_that_requires_sasl() -> None:
