@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from metrics_core.errors import ConfigError
 from metrics_core.events.model import FAMILIES
 from metrics_core.windows import Window, parse_duration_ms, parse_windows, retention_ms
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class Settings(BaseSettings):
@@ -36,6 +41,22 @@ class Settings(BaseSettings):
         True, description="deliver each fetched batch to the worker in one call (streams/transport.py)"
     )
     rebalance_timeout_s: float = Field(60.0, gt=0, description="Kafka group rebalance timeout")
+    # --- how every Kafka client connects (docs/security.md); the password from the environment only
+    kafka_security_protocol: SecurityProtocol = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)"
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = Field(
+        None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; required with SASL_*"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user; required with SASL_*")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password; required with SASL_*")
+    kafka_ssl_cafile: str | None = Field(
+        None, description="PEM file of the CA(s) that signed the brokers' certificates; None: system CAs"
+    )
+    kafka_ssl_certfile: str | None = Field(None, description="PEM client certificate, for mutual TLS")
+    kafka_ssl_keyfile: str | None = Field(
+        None, description="PEM key of the client certificate (None: it is in the certfile)"
+    )
     # --- the worker's health server (GET /healthz, streams/health.py)
     worker_health_host: str = Field("0.0.0.0", description="address the worker's health server binds")
     worker_health_port: int = Field(9641, ge=0, le=65535, description="worker GET /healthz; 0 disables it")
@@ -62,6 +83,18 @@ class Settings(BaseSettings):
     )
     stripe_secret: SecretStr | None = Field(None, description="Stripe endpoint signing secret (whsec_...)")
     stripe_tolerance_s: int = Field(300, ge=1, description="oldest Stripe-Signature timestamp taken")
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _kafka_security_consistent(self) -> Self:
+        problem = kafka_security_problem(self)
+        if problem:
+            raise ConfigError(problem)  # not a ValueError: pydantic passes it on as it is
+        return self
 
     @field_validator("windows")
     @classmethod
@@ -113,3 +146,47 @@ class Settings(BaseSettings):
         return [
             name for f in FAMILIES for name in (self.topic(f), self.dlq_topic(f), self.repartition_topic(f))
         ]
+
+
+def kafka_security_problem(s: Settings) -> str | None:
+    """What is inconsistent in the Kafka security settings, naming the variable to fix; None if nothing.
+
+    Credentials or certificates that the protocol would not use are an error, not ignored:
+    they mean the protocol was forgotten, and Pulse would connect without the protection asked for.
+    """
+    protocol = s.kafka_security_protocol
+    sasl, tls = protocol.startswith("SASL_"), protocol in ("SSL", "SASL_SSL")
+    given = {
+        "PULSE_KAFKA_SASL_MECHANISM": s.kafka_sasl_mechanism,
+        "PULSE_KAFKA_SASL_USERNAME": s.kafka_sasl_username,
+        "PULSE_KAFKA_SASL_PASSWORD": s.kafka_sasl_password,
+    }
+    if sasl:
+        missing = [name for name, value in given.items() if not value]
+        if missing:
+            return (
+                f"PULSE_KAFKA_SECURITY_PROTOCOL={protocol} needs {_and(missing)}"
+                " (mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)"
+            )
+    elif unused := [name for name, value in given.items() if value]:
+        return (
+            f"{_and(unused)} set but PULSE_KAFKA_SECURITY_PROTOCOL={protocol} does not use SASL: "
+            "set it to SASL_SSL (or SASL_PLAINTEXT), or unset them"
+        )
+    files = {
+        "PULSE_KAFKA_SSL_CAFILE": s.kafka_ssl_cafile,
+        "PULSE_KAFKA_SSL_CERTFILE": s.kafka_ssl_certfile,
+        "PULSE_KAFKA_SSL_KEYFILE": s.kafka_ssl_keyfile,
+    }
+    if not tls and (unused := [name for name, value in files.items() if value]):
+        return (
+            f"{_and(unused)} set but PULSE_KAFKA_SECURITY_PROTOCOL={protocol} does not use TLS: "
+            "set it to SSL or SASL_SSL, or unset them"
+        )
+    if s.kafka_ssl_keyfile and not s.kafka_ssl_certfile:
+        return "PULSE_KAFKA_SSL_KEYFILE needs PULSE_KAFKA_SSL_CERTFILE (the client certificate it belongs to)"
+    return None
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

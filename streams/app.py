@@ -20,6 +20,7 @@ from streams.bridge import FamilyBridge, Source
 from streams.fences import GuardedStore, StoreRewound, resume_positions
 from streams.health import Progress, serve_health
 from streams.kafka_admin import kafka_bootstrap, partition_counts, topic_identities
+from streams.kafka_security import broker_credentials, client_options
 from streams.producer import KafkaSender
 from streams.transport import Rewind, broker_url
 
@@ -48,15 +49,15 @@ class Runtime:
     async def _start(self) -> None:
         s = self.settings
         assert s.kafka_url and s.redis_url, "worker needs PULSE_KAFKA_URL and PULSE_REDIS_URL"
-        bootstrap = kafka_bootstrap(s.kafka_url)
+        bootstrap, security = kafka_bootstrap(s.kafka_url), client_options(s)
         redis_store = RedisStore(s.redis_url, namespace(s.topic_prefix))
         await redis_store.setup()
         store = GuardedStore(redis_store)
-        sender = KafkaSender(s.kafka_url, client_id=f"{s.app_id}-worker")
+        sender = KafkaSender(s.kafka_url, client_id=f"{s.app_id}-worker", security=security)
         await sender.start()
         topics = [t for f in FAMILIES for t in (s.topic(f), s.repartition_topic(f))]
-        identities = await topic_identities(bootstrap, topics)
-        counts = await partition_counts(bootstrap, topics)
+        identities = await topic_identities(bootstrap, topics, security)
+        counts = await partition_counts(bootstrap, topics, security)
         for family in FAMILIES:
             own, again = s.topic(family), s.repartition_topic(family)
             sources = {
@@ -146,6 +147,7 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=broker_url(settings.kafka_url or ""),  # both delivery paths: it resumes from the fences
+        broker_credentials=broker_credentials(settings),  # Faust's consumer and producer; None: PLAINTEXT
         store="memory://",
         web_enabled=False,
         topic_disable_leader=True,

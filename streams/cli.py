@@ -31,6 +31,14 @@ _FLAGS = {
     "--dedup-horizon": "dedup_horizon",
     "--label-cap": "label_cap",
     "--app-id": "app_id",
+    # Kafka security (docs/security.md); the SASL password has no flag: a command line is
+    # visible to every user of the machine (ps), so it comes from PULSE_KAFKA_SASL_PASSWORD only
+    "--kafka-security-protocol": "kafka_security_protocol",
+    "--kafka-sasl-mechanism": "kafka_sasl_mechanism",
+    "--kafka-sasl-username": "kafka_sasl_username",
+    "--kafka-ssl-cafile": "kafka_ssl_cafile",
+    "--kafka-ssl-certfile": "kafka_ssl_certfile",
+    "--kafka-ssl-keyfile": "kafka_ssl_keyfile",
 }
 
 

@@ -21,6 +21,7 @@ from metrics_core.settings import Settings
 from metrics_core.store.redis_store import RedisStore, namespace
 from streams.embedded import EmbeddedKafka, EmbeddedRedis
 from streams.kafka_admin import cluster_metadata, ensure_topics, kafka_bootstrap
+from streams.kafka_security import client_options, describe
 from streams.procs import free_port, stop_process
 from streams.simulation.plan import Plan
 
@@ -60,7 +61,9 @@ def topic_plan(settings: Settings) -> dict[str, int]:
 
 async def create_topics(settings: Settings) -> dict[str, int]:
     assert settings.kafka_url
-    return await ensure_topics(kafka_bootstrap(settings.kafka_url), topic_plan(settings))
+    return await ensure_topics(
+        kafka_bootstrap(settings.kafka_url), topic_plan(settings), security=client_options(settings)
+    )
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -92,6 +95,11 @@ def run(
     signal.signal(signal.SIGTERM, _interrupt)  # clean up children and servers on SIGTERM too
     with ExitStack() as stack:
         if settings.embedded:
+            if settings.kafka_security_protocol != "PLAINTEXT":
+                raise ConfigError(
+                    "the embedded broker speaks PLAINTEXT only: give PULSE_KAFKA_URL (and PULSE_REDIS_URL) "
+                    f"to use PULSE_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol}"
+                )
             print("pulse run: starting the embedded broker (Tansu) and Redis (Valkey)…", flush=True)
             kafka = stack.enter_context(EmbeddedKafka())
             redis = stack.enter_context(EmbeddedRedis())
@@ -261,11 +269,13 @@ async def check(settings: Settings, create_topics: bool = False) -> int:
         f"partitions {settings.partitions}, de-dup horizon {settings.dedup_horizon}"
     )
     print(_gateway_summary(settings))
+    print(f"kafka security: {describe(settings)}")
     plan = topic_plan(settings)
     try:
+        bootstrap, security = kafka_bootstrap(settings.kafka_url), client_options(settings)
         if create_topics:
-            await ensure_topics(kafka_bootstrap(settings.kafka_url), plan)
-        meta = await cluster_metadata(kafka_bootstrap(settings.kafka_url), list(plan))
+            await ensure_topics(bootstrap, plan, security=security)
+        meta = await cluster_metadata(bootstrap, list(plan), security)
         print(f"kafka: {settings.kafka_url} cluster {meta.cluster_id}")
         for topic in plan:
             found = meta.topics.get(topic)

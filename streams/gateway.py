@@ -20,6 +20,8 @@ from streams.gateway_auth import Guard
 from streams.gateway_intake import Intake, Refusal, answer, native_items, parse_json, validate
 from streams.gateway_metrics import GatewayMetrics
 from streams.gateway_sink import RETRY_AFTER_S, KafkaSink, Sink
+from streams.kafka_security import client_options
+from streams.producer import KafkaSender
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +133,8 @@ def build_app(
     """The aiohttp application. Without a sink, a `KafkaSink` on `PULSE_KAFKA_URL`."""
     if sink is None:
         assert settings.kafka_url, "the gateway needs PULSE_KAFKA_URL"
-        sink = KafkaSink(settings.kafka_url, settings.gateway_send_timeout_s)
+        make_sender = partial(KafkaSender, security=client_options(settings))
+        sink = KafkaSink(settings.kafka_url, settings.gateway_send_timeout_s, make_sender=make_sender)
     gateway = Gateway(settings, sink, registry or CollectorRegistry(auto_describe=False), clock)
     app = web.Application(client_max_size=settings.gateway_max_bytes, middlewares=[gateway.guard_and_count])
     app.router.add_post("/v1/events", gateway.native, name="events")

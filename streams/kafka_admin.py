@@ -27,6 +27,7 @@ from aiokafka.protocol.types import (
 )
 
 from metrics_core.errors import BrokerUnavailable, ConfigError
+from streams.kafka_security import PLAINTEXT, KafkaOptions, refusal
 
 CLIENT_ID = "pulse-admin"
 _NO_ERROR, _UNKNOWN_TOPIC, _TOPIC_EXISTS = 0, 3, 36
@@ -195,21 +196,32 @@ def _topic_meta(entry: Mapping[str, Any]) -> TopicMeta:
     )
 
 
+async def broker_error(
+    bootstrap: str, security: KafkaOptions, exc: BaseException
+) -> ConfigError | BrokerUnavailable:
+    """The error for a failed connection: ConfigError naming the cause when the broker refused
+    the security settings (not retriable), else BrokerUnavailable (retriable)."""
+    why = await refusal(bootstrap, security)
+    if why is not None:
+        return ConfigError(f"Kafka at {bootstrap}: {why}")
+    return BrokerUnavailable(
+        f"Kafka at {bootstrap} did not answer: {exc!r}; is the broker up and the URL right?"
+    )
+
+
 @asynccontextmanager
-async def _broker_errors(bootstrap: str) -> AsyncIterator[None]:
+async def _broker_errors(bootstrap: str, security: KafkaOptions) -> AsyncIterator[None]:
     try:
         yield
     except (KafkaError, OSError, TimeoutError) as exc:
-        raise BrokerUnavailable(
-            f"Kafka at {bootstrap} did not answer: {exc!r}; is the broker up and the URL right?"
-        ) from exc
+        raise await broker_error(bootstrap, security, exc) from exc
 
 
 @asynccontextmanager
-async def _client(bootstrap: str) -> AsyncIterator[AIOKafkaClient]:
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id=CLIENT_ID)
+async def _client(bootstrap: str, security: KafkaOptions) -> AsyncIterator[AIOKafkaClient]:
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id=CLIENT_ID, **security)
     try:
-        async with _broker_errors(bootstrap):
+        async with _broker_errors(bootstrap, security):
             await client.bootstrap()
             yield client
     finally:
@@ -217,10 +229,10 @@ async def _client(bootstrap: str) -> AsyncIterator[AIOKafkaClient]:
 
 
 @asynccontextmanager
-async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=CLIENT_ID)
+async def _admin(bootstrap: str, security: KafkaOptions) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=CLIENT_ID, **security)
     try:
-        async with _broker_errors(bootstrap):
+        async with _broker_errors(bootstrap, security):
             await admin.start()
             yield admin
     finally:
@@ -234,20 +246,28 @@ async def _metadata(client: AIOKafkaClient, topics: Sequence[str]) -> ClusterMet
     return ClusterMeta(obj.get("cluster_id") or "-", {m.name: m for m in metas})
 
 
-async def cluster_metadata(bootstrap: str, topics: Sequence[str]) -> ClusterMeta:
-    """Cluster id and, per topic, partition count and topic id (if the broker has one)."""
-    async with _client(bootstrap) as client:
+async def cluster_metadata(
+    bootstrap: str, topics: Sequence[str], security: KafkaOptions = PLAINTEXT
+) -> ClusterMeta:
+    """Cluster id and, per topic, partition count and topic id (if the broker has one).
+
+    `security`: aiokafka's security arguments (streams/kafka_security.py: `client_options`),
+    as every function here takes them.
+    """
+    async with _client(bootstrap, security) as client:
         return await _metadata(client, topics)
 
 
-async def partition_counts(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
+async def partition_counts(
+    bootstrap: str, topics: Iterable[str], security: KafkaOptions = PLAINTEXT
+) -> dict[str, int]:
     """Partitions per topic; 0 for a topic that does not exist (nothing is auto-created).
 
     >>> await partition_counts("127.0.0.1:9092", ["clickstream", "nope"])
     {'clickstream': 4, 'nope': 0}
     """
     wanted = list(topics)
-    meta = await cluster_metadata(bootstrap, wanted)
+    meta = await cluster_metadata(bootstrap, wanted, security)
     return {name: meta.topics[name].partitions if name in meta.topics else 0 for name in wanted}
 
 
@@ -281,6 +301,7 @@ async def ensure_topics(
     retention_ms: int | None = None,
     replication: int = 1,
     timeout_s: float = 30.0,
+    security: KafkaOptions = PLAINTEXT,
 ) -> dict[str, int]:
     """Create the missing topics with the given partition counts; wait until metadata shows them.
 
@@ -291,7 +312,7 @@ async def ensure_topics(
     {'clickstream': 4, 'clickstream.dlq': 1}
     """
     configs = {} if retention_ms is None else {"retention.ms": str(retention_ms)}
-    async with _client(bootstrap) as client:
+    async with _client(bootstrap, security) as client:
         meta = await _metadata(client, list(topics))
         exists = {name for name, m in meta.topics.items() if m.partitions > 0}
         missing = [
@@ -300,25 +321,27 @@ async def ensure_topics(
             if name not in exists
         ]
         if missing:
-            async with _admin(bootstrap) as admin:
+            async with _admin(bootstrap, security) as admin:
                 _raise_create_errors(await admin.create_topics(missing))
         wanted = {name: 1 if name in exists else count for name, count in topics.items()}
         return await _wait_for_partitions(client, wanted, timeout_s)
 
 
-async def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
+async def delete_topics(bootstrap: str, topics: Iterable[str], security: KafkaOptions = PLAINTEXT) -> None:
     """Delete topics; one that does not exist is not an error."""
-    async with _admin(bootstrap) as admin:
+    async with _admin(bootstrap, security) as admin:
         response = await admin.delete_topics(list(topics))
     for topic, code in response.topic_error_codes:
         if code not in (_NO_ERROR, _UNKNOWN_TOPIC):
             raise BrokerUnavailable(f"cannot delete topic {topic!r}: {for_code(code).__name__}")
 
 
-async def topic_identities(bootstrap: str, topics: Iterable[str]) -> dict[str, str]:
+async def topic_identities(
+    bootstrap: str, topics: Iterable[str], security: KafkaOptions = PLAINTEXT
+) -> dict[str, str]:
     """`topic_identity` for several topics in one request."""
     wanted = list(topics)
-    meta = await cluster_metadata(bootstrap, wanted)
+    meta = await cluster_metadata(bootstrap, wanted, security)
     identities = {}
     for name in wanted:
         topic = meta.topics.get(name)
@@ -329,7 +352,7 @@ async def topic_identities(bootstrap: str, topics: Iterable[str]) -> dict[str, s
     return identities
 
 
-async def topic_identity(bootstrap: str, topic: str) -> str:
+async def topic_identity(bootstrap: str, topic: str, security: KafkaOptions = PLAINTEXT) -> str:
     """A string naming *this instance* of `topic`, for fencing offsets (offsets restart at 0
     on a recreated topic or a fresh broker, which must not look like a replay).
 
@@ -341,4 +364,4 @@ async def topic_identity(bootstrap: str, topic: str) -> str:
     >>> await topic_identity("127.0.0.1:9092", "clickstream")
     'pulse-3e1bc317799a/clickstream/01a20241-a130-7a12-a570-566bb2225397'
     """
-    return (await topic_identities(bootstrap, [topic]))[topic]
+    return (await topic_identities(bootstrap, [topic], security))[topic]

@@ -12,6 +12,7 @@ from metrics_core.events.decode import decode
 from metrics_core.events.model import FAMILIES, Rejection
 from metrics_core.routing import routing_key
 from metrics_core.settings import Settings
+from streams.kafka_security import client_options
 from streams.producer import KafkaSender, Message
 
 CHUNK = 1000
@@ -40,7 +41,7 @@ async def produce(settings: Settings, lines: Iterable[bytes]) -> Report:
     """Send every valid line; report the invalid ones by line number (they are not sent)."""
     assert settings.kafka_url
     report = Report()
-    sender = KafkaSender(settings.kafka_url, client_id="pulse-produce")
+    sender = KafkaSender(settings.kafka_url, client_id="pulse-produce", security=client_options(settings))
     await sender.start()
     try:
         batch: list[Message] = []

@@ -10,7 +10,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, UnknownError, UnsupportedVersionError
 
 from metrics_core.errors import BrokerUnavailable
-from streams.kafka_admin import kafka_bootstrap
+from streams.kafka_admin import broker_error, kafka_bootstrap
+from streams.kafka_security import PLAINTEXT, KafkaOptions
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,13 @@ class KafkaSender:
 
     acks=all and idempotent; a broker without InitProducerId (Tansu) gets a plain acks=all
     producer instead — duplicates a retry could write are de-duplicated by event_id anyway.
+    `security`: aiokafka's security arguments (streams/kafka_security.py: `client_options`).
     """
 
-    def __init__(self, kafka_url: str, client_id: str = "pulse") -> None:
+    def __init__(self, kafka_url: str, client_id: str = "pulse", security: KafkaOptions = PLAINTEXT) -> None:
         self._bootstrap = kafka_bootstrap(kafka_url)
         self._client_id = client_id
+        self._security = security
         self._producer = self._make(idempotent=True)
 
     def _make(self, idempotent: bool) -> AIOKafkaProducer:
@@ -37,6 +40,7 @@ class KafkaSender:
             enable_idempotence=idempotent,
             linger_ms=5,
             max_request_size=4 * 1024 * 1024,
+            **self._security,
         )
 
     async def start(self) -> None:
@@ -50,7 +54,8 @@ class KafkaSender:
                 await self._producer.start()
         except KafkaError as exc:
             await self._producer.stop()
-            raise BrokerUnavailable(f"cannot start the Kafka producer: {exc}") from exc
+            error = await broker_error(self._bootstrap, self._security, exc)
+            raise type(error)(f"cannot start the Kafka producer: {error}") from exc
 
     async def stop(self) -> None:
         await self._producer.stop()

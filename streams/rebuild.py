@@ -19,6 +19,7 @@ from metrics_core.events.model import FAMILIES
 from metrics_core.settings import Settings
 from metrics_core.store.redis_store import AsyncClient, connect_async, namespace
 from streams.kafka_admin import kafka_bootstrap, partition_counts
+from streams.kafka_security import client_options
 from streams.liveness import epoch_key, group_id, live_workers
 
 log = logging.getLogger(__name__)
@@ -51,14 +52,18 @@ async def wipe_redis(redis_url: str, ns: str) -> int:
 
 async def _partitions(settings: Settings) -> list[TopicPartition]:
     assert settings.kafka_url
-    counts = await partition_counts(kafka_bootstrap(settings.kafka_url), consumed_topics(settings))
+    counts = await partition_counts(
+        kafka_bootstrap(settings.kafka_url), consumed_topics(settings), client_options(settings)
+    )
     return [TopicPartition(t, p) for t, n in counts.items() for p in range(n)]
 
 
 async def high_watermarks(settings: Settings) -> dict[TopicPartition, int]:
     assert settings.kafka_url
     tps = await _partitions(settings)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap(settings.kafka_url))
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap(settings.kafka_url), **client_options(settings)
+    )
     await consumer.start()
     try:
         return dict(await consumer.end_offsets(tps))

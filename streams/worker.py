@@ -8,17 +8,28 @@ import logging
 import faust
 import redis.asyncio as aioredis
 
+from metrics_core.errors import ConfigError
 from metrics_core.settings import Settings
 from metrics_core.store.redis_store import connect_async, namespace
 from streams.app import create_app
+from streams.kafka_admin import kafka_bootstrap
+from streams.kafka_security import client_options, refusal
 from streams.liveness import HEARTBEAT_EVERY_S, beat, current_group, worker_name
 
 log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    """Blocks; Faust's worker installs the signal handlers and shuts down cleanly."""
-    assert settings.redis_url
+    """Blocks; Faust's worker installs the signal handlers and shuts down cleanly.
+
+    Raises ConfigError naming the cause when the broker refuses the security settings: Faust
+    would stop with aiokafka's "Unable to bootstrap" and a traceback, the cause in a log line.
+    """
+    assert settings.redis_url and settings.kafka_url
+    bootstrap = kafka_bootstrap(settings.kafka_url)
+    refused = asyncio.run(refusal(bootstrap, client_options(settings)))
+    if refused is not None:
+        raise ConfigError(f"Kafka at {bootstrap}: {refused}")
     ns = namespace(settings.topic_prefix)
     group = current_group(settings.redis_url, ns, settings.app_id)
     app = create_app(settings.model_copy(update={"app_id": group}))

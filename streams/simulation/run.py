@@ -20,6 +20,7 @@ import orjson
 
 from metrics_core.events.model import FAMILIES as TOPIC_FAMILIES
 from metrics_core.settings import Settings
+from streams.kafka_security import client_options
 from streams.producer import KafkaSender, Message
 from streams.simulation.base import Event
 from streams.simulation.mix import Traffic, routing, timeline
@@ -76,7 +77,10 @@ async def simulate(
     """
     assert settings.kafka_url
     tally = tally if tally is not None else Tally(plan)
-    sender = sender if sender is not None else KafkaSender(settings.kafka_url, client_id="pulse-simulate")
+    if sender is None:
+        sender = KafkaSender(
+            settings.kafka_url, client_id="pulse-simulate", security=client_options(settings)
+        )
     topics = {family: settings.topic(family) for family in TOPIC_FAMILIES}
     await sender.start()
     start_ms, tally.started_s = int(time.time() * 1000), time.monotonic()

@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import subprocess
 import sys
 import time
@@ -23,16 +21,13 @@ from typing import Any
 
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from metrics_core.settings import Settings
 from metrics_core.store.redis_store import connect
 from streams.commands import create_topics, settings_env
 from streams.embedded import EmbeddedKafka, EmbeddedRedis
 from streams.procs import free_port, stop_process, wait_for_port
+from tests.certs import make_pki
 from tests.integration.harness import log_tail, pulse_process, samples, scrape, total, value, wait_for
 from tests.integration.test_web_end_to_end import ACCEPTED, EXPECTED_1H, NOW_S, PART_ONE, PART_TWO
 from tests.system.stack import rebased, send, system_settings
@@ -50,41 +45,7 @@ SECRETS = {
 
 def _pem_pair(directory: Path) -> Path:
     """A CA and a server certificate for 127.0.0.1 signed by it; returns the CA's path."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pulse test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (directory / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "server.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return directory / "ca.pem"
+    return make_pki(directory).ca
 
 
 def _tls_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
