@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         True, description="deliver each fetched batch to the worker in one call (streams/transport.py)"
     )
     rebalance_timeout_s: float = Field(60.0, gt=0, description="Kafka group rebalance timeout")
+    fetch_wait_ms: int = Field(
+        100, ge=1, le=10_000, description="longest a Kafka fetch waits at the broker for new records"
+    )
     # --- how every Kafka client connects (docs/security.md); the password from the environment only
     kafka_security_protocol: SecurityProtocol = Field(
         "PLAINTEXT", description="PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)"

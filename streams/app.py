@@ -159,7 +159,11 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.partitions,
     )
     runtime = Runtime(app, settings)
-    app.__dict__.update(pulse_resume=runtime.resume, pulse_audit=runtime.audit)  # offset fences
+    app.__dict__.update(
+        pulse_resume=runtime.resume,  # offset fences (streams/transport.py)
+        pulse_audit=runtime.audit,
+        pulse_fetch_wait_ms=settings.fetch_wait_ms,
+    )
     for family in FAMILIES:
         _agent(app, runtime, family)
 

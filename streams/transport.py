@@ -62,6 +62,9 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         self._waiting: set[Any] = set()  # paused until their fence can be read
         self._next_audit = 0.0
 
+    def _new_consumer_thread(self) -> PromptConsumerThread:
+        return PromptConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     def _handlers(self) -> Mapping[str, BatchHandler]:
         return getattr(self.app, "pulse_batch_handlers", {})
 
@@ -223,6 +226,21 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         if self._commit_every is not None and self._n_acked >= self._commit_every:
             self._n_acked = 0
             await self.commit()
+
+
+class PromptConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """Faust's consumer thread, with the fetch wait the app asks for instead of a fixed 1.5 s.
+
+    A broker that holds a fetch for its whole `fetch_max_wait_ms` even when records arrive
+    meanwhile (Tansu does) would otherwise add up to 1.5 s to every event's way to Redis.
+    """
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        wait_ms = getattr(self.app, "pulse_fetch_wait_ms", None)
+        if wait_ms is not None:
+            consumer._fetch_max_wait_ms = int(wait_ms)  # read by AIOKafkaConsumer.start()
+        return consumer
 
 
 class Transport(aiokafka_driver.Transport):

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from faust.transport import drivers
 
+from metrics_core.settings import Settings
+from streams.app import create_app
 from streams.embedded import EmbeddedKafka, EmbeddedRedis
 from streams.transport import BatchingConsumer, Transport, broker_url
 from tests.integration.harness import (
@@ -28,6 +30,17 @@ from tests.integration.test_web_end_to_end import ACCEPTED, EXPECTED_1H, NOW_S, 
 def test_pulse_scheme_is_registered_with_faust() -> None:
     assert drivers.by_url(broker_url("kafka://127.0.0.1:9092")) is Transport
     assert Transport.Consumer is BatchingConsumer
+
+
+async def test_the_worker_consumer_fetches_with_the_fetch_wait_setting() -> None:
+    """Not Faust's fixed 1 500 ms: Tansu holds every fetch that long (BENCHMARKS.md, freshness)."""
+    settings = Settings(kafka_url="kafka://127.0.0.1:1", redis_url="redis://127.0.0.1:1/0", fetch_wait_ms=250)
+    app = create_app(settings)
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)
+    try:
+        assert consumer._fetch_max_wait_ms == 250
+    finally:
+        await consumer.stop()
 
 
 @pytest.mark.integration
