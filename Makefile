@@ -16,8 +16,11 @@ endef
 
 venv: $(STAMP)
 
-# Re-installs only when pyproject.toml changed since the last install.
-$(STAMP): pyproject.toml
+# The sources setup.py compiles with mypyc: a change to one needs a rebuild (conftest.py checks).
+COMPILED := $(shell sed -n 's/^    "\(metrics_core\/.*\.py\)",$$/\1/p' setup.py)
+
+# Re-installs only when the build inputs changed since the last install (PULSE_PURE=1: no C).
+$(STAMP): pyproject.toml setup.py $(COMPILED)
 	$(call need,python3-venv,$(PYTHON) -c 'import ensurepip')
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -e ".[dev]"
