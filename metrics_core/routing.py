@@ -27,6 +27,13 @@ _BY_TYPE: Mapping[str, tuple[str, ...]] = {
 }
 
 
+def _key_fields(event_type: str) -> tuple[str, ...]:
+    return _BY_TYPE.get(event_type) or _BY_FAMILY.get(event_type.partition(".")[0], ())
+
+
+_KEY_FIELDS: dict[str, tuple[str, ...]] = {}  # type -> its key fields, filled as types are seen
+
+
 def routing_key(event: Event) -> str:
     """The key a producer should send this event with.
 
@@ -34,8 +41,11 @@ def routing_key(event: Event) -> str:
     >>> routing_key(Event("e1", "clickstream.page_view", 0, "default", {"page": "/", "anonymous_id": "a1"}))
     'a1'
     """
+    names = _KEY_FIELDS.get(event.type)
+    if names is None:
+        names = _KEY_FIELDS[event.type] = _key_fields(event.type)
     fields = event.fields
-    for name in _BY_TYPE.get(event.type) or _BY_FAMILY.get(event.family, ()):
+    for name in names:
         value = fields.get(name)
         if value:
             return str(value)
