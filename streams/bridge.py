@@ -91,13 +91,11 @@ class FamilyBridge:
             ),
             return_exceptions=True,  # let every partition finish before a failure is raised
         )
-        outcomes = []
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result  # the retry re-applies every partition; the fences skip what was done
-            outcomes.append(result)
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            raise _most_serious(failures)
         self._progress.done(self._family.name)
-        return outcomes
+        return [result for result in results if not isinstance(result, BaseException)]
 
     async def _apply_partition(self, topic: str, partition: int, records: list[RecordLike]) -> Outcome:
         highwater = self._highwater(topic, partition)  # before: records arriving meanwhile are new
@@ -170,3 +168,14 @@ class FamilyBridge:
             )
         if messages:
             await self._sender.send_batch(messages)
+
+
+def _most_serious(failures: Sequence[BaseException]) -> BaseException:
+    """The failure to raise for a batch whose partitions failed in different ways.
+
+    One that a retry cannot mend wins over a retriable one: `StoreRewound` (the store lost
+    commits of a partition) is reported once, so a retry of the batch would apply that
+    partition's records past the lost ones. After a retriable failure alone, the retry
+    re-applies every partition and the fences skip what was committed.
+    """
+    return next((f for f in failures if not getattr(f, "retriable", False)), failures[0])
