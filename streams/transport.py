@@ -151,18 +151,23 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         await self.sleep(0)
         if self.should_stop:
             return batches, others
-        if not self.flow_active:  # Faust's getmany waits for the flow and seeks back
-            async for _tp, message in self.getmany(timeout=1.0):
-                others.append(message)
-            return batches, others
-        records, active = await self._wait_next_records(1.0)
-        if not records or self.should_stop:
-            return batches, others
         handlers = self._handlers()
-        buffered = self._buffered_partitions
+        if self.flow_active:
+            records, active = await self._wait_next_records(1.0)
+            if not records or self.should_stop:
+                return batches, others
+            buffered = self._buffered_partitions
+            records = {
+                tp: rs for tp, rs in records.items() if active is None or tp in active or tp in buffered
+            }
+        else:  # Faust's getmany waits for the flow (or seeks back), then reads: its messages
+            records = {}
+            async for tp, message in self.getmany(timeout=1.0):
+                if tp.topic in handlers:  # batch topics stay on one path: the handler's
+                    records.setdefault(tp, []).append(message)
+                else:
+                    others.append(message)
         for tp, tp_records in records.items():
-            if active is not None and tp not in active and tp not in buffered:
-                continue
             tp_records = await self._fresh(tp, tp_records)
             if not tp_records:
                 continue
