@@ -1,12 +1,10 @@
 """The whole exposition of a populated Redis, byte for byte against a golden file.
 
-Five families of simulated traffic over 30 days, five properties and a label cap of 3 (so
-pages, placements, campaigns, platforms, surveys, currencies and events fold into
-`__other__`), applied through the worker's batch path to four partitions of a real Redis,
-then scraped once: the default windows, and 20h beside 24h (two windows of one tier). The
-clock is fixed in 2100, so every bucket is alive and the text is the same on every run: a
-change to how the exporter reads or builds the scrape must not change a byte of it
-(test_cluster.py runs this test on a Redis Cluster too).
+A month of five families' traffic (tests/month.py: five properties, a label cap of 3, so
+labels fold into `__other__`) goes through the worker's batch path into four partitions of a
+real Redis, and is scraped once at the month's fixed clock: the default windows, and 20h
+beside 24h (two windows of one tier). A change to how the exporter reads or builds the scrape
+must not change a byte of it (test_cluster.py runs this test on a Redis Cluster too).
 
 Regenerate only for an intended change of the exposition:
 `PULSE_UPDATE_GOLDEN=1 .venv/bin/pytest tests/integration/test_scrape_golden.py`.
@@ -16,104 +14,30 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from metrics_core import batch
-from metrics_core.batch import Applier, Limits, Plan, Record, classify
-from metrics_core.events.model import FAMILIES
 from metrics_core.exposition.collector import PulseCollector
-from metrics_core.registry import family_logic
-from metrics_core.routing import routing_key
-from metrics_core.store.base import ShardId
-from metrics_core.store.redis_store import RedisReader, RedisStore, namespace
-from metrics_core.windows import parse_windows, retention_ms
-from streams.simulation.mix import Traffic
+from metrics_core.store.redis_store import RedisReader, RedisStore, connect, namespace
+from tests.month import LABEL_CAP, NOW_MS, WINDOWS, populate
 
 pytestmark = pytest.mark.integration
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "scrape_golden.prom"
-NOW_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z: after every bucket's expiry time is far ahead
-WINDOWS = parse_windows("5m,1h,20h,24h,7d,30d")  # 20h and 24h share a tier (20-minute buckets)
-PARTITIONS = 4
-LABEL_CAP = 3
-PROPERTIES = ("shop", "blog", "app", "docs", "api")
-MINUTE_MS, HOUR_MS, DAY_MS = 60_000, 3_600_000, 86_400_000
-# (how long before now, events): denser towards now, some on every window's ground
-TICKS = (
-    (29 * DAY_MS, 300),
-    (20 * DAY_MS, 300),
-    (6 * DAY_MS, 300),
-    (3 * DAY_MS, 300),
-    (30 * HOUR_MS, 300),
-    (20 * HOUR_MS, 300),
-    (5 * HOUR_MS, 300),
-    (50 * MINUTE_MS, 400),
-    (30 * MINUTE_MS, 400),
-    (10 * MINUTE_MS, 400),
-    (4 * MINUTE_MS, 400),
-    (2 * MINUTE_MS, 400),
-    (30_000, 400),
-    (0, 200),
-)
 
 
 async def _populate(url: str, ns: str) -> None:
-    limits = Limits(WINDOWS, retention_ms(WINDOWS), 72 * HOUR_MS, 30 * MINUTE_MS, LABEL_CAP)
-    traffic = Traffic(seed=7, start_ms=NOW_MS - TICKS[0][0], properties=PROPERTIES)
     store = RedisStore(url, ns)
-    await store.setup()
-    appliers = {family: Applier(store, family_logic(family), limits) for family in FAMILIES}
-    offsets = dict.fromkeys(FAMILIES, 0)
-
-    async def forward(plan: Plan) -> None:
-        return None  # every partition classifies the whole tick and keeps what it owns
-
     try:
-        for ago_ms, count in TICKS:
-            by_family: dict[str, list[Record]] = {family: [] for family in FAMILIES}
-            for payload in [*traffic.events(NOW_MS - ago_ms, count), *_campaigns(NOW_MS - ago_ms)]:
-                family = payload["type"].split(".", 1)[0]  # the type names its family
-                by_family[family].append(Record(offsets[family], orjson.dumps(payload)))
-                offsets[family] += 1
-            for family, records in by_family.items():
-                await _apply(appliers[family], family, records, limits, forward)
+        await store.setup()
+        await populate(store)
     finally:
         await store.close()
-
-
-def _campaigns(at_ms: int) -> list[dict[str, Any]]:
-    """Messages of seven campaigns at once (the simulator runs one campaign at a time)."""
-    out: list[dict[str, Any]] = []
-    for i in range(21):
-        ids = {"message_id": f"m-{at_ms}-{i}", "campaign_id": f"cmp-x{i % 7}"}
-        common = {"property": PROPERTIES[i % len(PROPERTIES)], **ids}
-        steps = [("sent", {}), ("delivered", {}), ("opened", {"machine": i % 4 == 0}), ("clicked", {})]
-        if i % 5 == 3:
-            steps[1:] = [("bounced", {"bounce_type": ("hard", "soft", "blocked")[i % 3]})]
-        for k, (kind, extra) in enumerate(steps[: 1 + i % len(steps)]):
-            ts_s = (at_ms - 1000 * (len(steps) - k)) / 1000
-            event_id = f"x{i}-{kind}-{at_ms}"
-            out.append({"event_id": event_id, "type": f"email.{kind}", "timestamp": ts_s, **common, **extra})
-    return out
-
-
-async def _apply(
-    applier: Applier, family: str, records: Sequence[Record], limits: Limits, forward: Any
-) -> None:
-    for partition in range(PARTITIONS):
-        plan = classify(
-            records, family, partition, PARTITIONS, NOW_MS, limits.retention_ms, 65_536, routing_key
-        )
-        if plan.last_offset >= 0:
-            source = f"{family}@golden|{partition}"
-            await applier.apply(ShardId(family, partition), source, plan, forward, now_ms=NOW_MS)
 
 
 def scrape(url: str, ns: str) -> str:
@@ -137,3 +61,19 @@ def test_the_scrape_of_a_populated_redis_is_the_golden_text(
     expected = GOLDEN.read_text()
     assert len(text.splitlines()) == len(expected.splitlines())
     assert text == expected
+
+
+def test_the_exporter_loads_its_functions_into_a_redis_that_lost_them(
+    redis_server: Any, topic_prefix: str
+) -> None:
+    """E.g. a Redis restarted without persistence before any worker loaded them again."""
+    ns = namespace(topic_prefix)
+    asyncio.run(_populate(redis_server.url, ns))
+    before = scrape(redis_server.url, ns)
+    client = connect(redis_server.url)
+    try:
+        client.function_flush()
+        assert scrape(redis_server.url, ns) == before
+        assert client.function_list(library="pulse_v1")
+    finally:
+        client.close()
