@@ -1,9 +1,14 @@
-"""What a family's exposition reads at scrape time: one family's shards, per window or overall."""
+"""What a family's exposition reads at scrape time: one family's shards, per window or overall.
+
+`read_family` reads every counter bucket a scrape needs in one call: each tier once, over its
+longest window (a shorter window of the same tier reads a suffix of those buckets), and the
+totals. Unique sets are then read only in the buckets that hold counters.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
 
@@ -11,6 +16,8 @@ from metrics_core.exposition.metricset import MetricSet
 from metrics_core.families.changes import TOTALS
 from metrics_core.store.base import Reader, ShardId
 from metrics_core.windows import Window, window_buckets
+
+ShardBuckets = Mapping[ShardId, Mapping[int, Mapping[str, int]]]  # shard -> start -> {field: value}
 
 
 @dataclass
@@ -21,10 +28,8 @@ class WindowView:
     reader: Reader
     shards: Sequence[ShardId]
     now_ms: int
-    starts: list[int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.starts = list(window_buckets(self.now_ms, self.window))
+    starts: range
+    found: ShardBuckets  # the tier's non-empty buckets, from the window's first start or earlier
 
     @property
     def label(self) -> str:
@@ -37,11 +42,16 @@ class WindowView:
 
     @cached_property
     def counters(self) -> dict[str, int]:
-        return self.reader.counters(self.shards, self.window.bucket_ms, self.starts)
+        return _sum(self.found, self.starts.start)
+
+    @cached_property
+    def _present(self) -> dict[ShardId, list[int]]:
+        first = self.starts.start
+        return {shard: [s for s in found if s >= first] for shard, found in self.found.items()}
 
     def uniques(self, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
         """Sizes of unions of unique sets: `{"shown": ["set-a", "set-b"]}` -> `{"shown": n}`."""
-        return self.reader.uniques(self.shards, self.window.bucket_ms, self.starts, groups)
+        return self.reader.uniques(self.window.bucket_ms, self._present, groups)
 
     def samples(self, names: Sequence[str]) -> dict[str, list[float]]:
         return self.reader.samples(self.shards, self.window.bucket_ms, self.starts, names)
@@ -54,16 +64,43 @@ class FamilyView:
     reader: Reader
     shards: Sequence[ShardId]
     now_ms: int
-
-    @cached_property
-    def totals(self) -> dict[str, int]:
-        return self.reader.counters(self.shards, TOTALS[0], [TOTALS[1]])
+    totals: dict[str, int]
 
     def series_names(self) -> set[str]:
         return self.reader.series_names(self.shards)
 
     def series_at(self, name: str, at_ms: int) -> tuple[int, float] | None:
         return self.reader.series_at(self.shards, name, at_ms)
+
+
+def read_family(
+    reader: Reader, shards: Sequence[ShardId], windows: Sequence[Window], now_ms: int
+) -> tuple[FamilyView, list[WindowView]]:
+    """The family's views for one scrape, from one read of its counter buckets."""
+    starts = {window: window_buckets(now_ms, window) for window in windows}
+    spans: dict[int, range] = {TOTALS[0]: range(TOTALS[1], TOTALS[1] + 1)}
+    for window, span in starts.items():
+        if len(span) > len(spans.get(window.bucket_ms, ())):
+            spans[window.bucket_ms] = span  # windows of one tier end in the same bucket
+    found = reader.buckets(shards, spans)
+    family = FamilyView(reader, shards, now_ms, _sum(found[TOTALS[0]], TOTALS[1]))
+    views = [
+        WindowView(window, reader, shards, now_ms, starts[window], found[window.bucket_ms])
+        for window in windows
+    ]
+    return family, views
+
+
+def _sum(found: ShardBuckets, first: int) -> dict[str, int]:
+    """Every field summed over the shards' buckets that start at `first` or later."""
+    total: dict[str, int] = {}
+    get = total.get
+    for buckets in found.values():
+        for start, fields in buckets.items():
+            if start >= first:
+                for name, value in fields.items():
+                    total[name] = get(name, 0) + value
+    return total
 
 
 class Exposition(Protocol):

@@ -54,6 +54,11 @@ class Changes:
         self.points.setdefault(name, {})[ts_ms] = value
 
     def unique(self, ts_ms: int, name: str, member: str) -> None:
+        """Add `member` to the unique set `name` at `ts_ms`.
+
+        Record it with a positive count at the same time (in this batch or an earlier one, and
+        never retracted): the exporter reads unique sets only in the buckets that hold counters.
+        """
         key = (ts_ms // 1000, name)
         members = self.uniques.get(key)
         if members is None:

@@ -111,23 +111,32 @@ class Store(Protocol):
         ...
 
 
+# A scrape's counter buckets: bucket width -> shard -> bucket start -> {field: value}, only the
+# buckets that hold anything (see Reader.buckets).
+Buckets = dict[int, dict[ShardId, dict[int, dict[str, int]]]]
+
+
 class Reader(Protocol):
     """The exporter's side: sums over every shard of a family, read at scrape time."""
 
     def shards(self) -> list[ShardId]: ...
 
-    def counters(
-        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int]
-    ) -> dict[str, int]: ...
+    def buckets(self, shards: Sequence[ShardId], spans: Mapping[int, range]) -> Buckets:
+        """The counter buckets of every shard in each span (bucket width -> the starts to read,
+        `range(0, 1)` for the totals' width 0), leaving out the buckets without counters."""
+        ...
 
     def uniques(
         self,
-        shards: Sequence[ShardId],
         bucket_ms: int,
-        starts: Sequence[int],
+        buckets: Mapping[ShardId, Sequence[int]],
         groups: Mapping[str, Sequence[str]],
     ) -> dict[str, int]:
-        """For each group, the size of the union of its unique sets over shards and buckets."""
+        """For each group, the size of the union of its unique sets over the given buckets.
+
+        `buckets` names, per shard, the bucket starts with counters: a unique set is only ever
+        written with a counter in its bucket (`Changes.unique`), so the others hold none.
+        """
         ...
 
     def samples(

@@ -26,7 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from metrics_core.errors import StoreConflict, StoreUnavailable
-from metrics_core.store.base import Commit, ShardId, Snapshot
+from metrics_core.store.base import Buckets, Commit, ShardId, Snapshot
 
 LIBRARY = resources.files("metrics_core.store").joinpath("pulse.lua").read_text()
 _FLAGS = bytes.maketrans(b"01", b"\x00\x01")  # pulse_snapshot's de-dup flags -> falsy/truthy bytes
@@ -257,44 +257,68 @@ class RedisReader:
         members: set[str] = self._redis.smembers(f"{self._ns}:shards")  # type: ignore[assignment]
         return sorted(ShardId(f, int(p)) for f, _, p in (m.rpartition(":") for m in members))
 
-    def counters(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int]) -> dict[str, int]:
-        pipe = self._redis.pipeline(transaction=False)
-        for shard in shards:
-            prefix = shard_prefix(self._ns, shard)
-            for start in starts:
-                pipe.hgetall(f"{prefix}:c:{bucket_ms}:{start}")
-        total: defaultdict[str, int] = defaultdict(int)
-        for fields in pipe.execute():
-            for name, value in fields.items():
-                total[name] += int(value)
-        return dict(total)
+    def buckets(self, shards: Sequence[ShardId], spans: Mapping[int, range]) -> Buckets:
+        """One `pulse_buckets` call per shard, all in one pipeline: the non-empty buckets only."""
+        args: list[int] = []
+        for width, starts in spans.items():
+            if len(starts) > 1 and starts.step != width:
+                raise ValueError(f"buckets of width {width} ms read as {starts}")
+            args += (width, starts.start, len(starts))
+        found: Buckets = {width: {} for width in spans}
+        if not shards:
+            return found
+        replies = self._functions(
+            [("pulse_buckets", shard_prefix(self._ns, shard), *args) for shard in shards]
+        )
+        for shard, reply in zip(shards, replies, strict=True):
+            for (width, starts), flat in zip(spans.items(), reply, strict=True):
+                found[width][shard] = {
+                    starts[flat[i]]: dict(zip(flat[i + 1][::2], map(int, flat[i + 1][1::2]), strict=True))
+                    for i in range(0, len(flat), 2)
+                }
+        return found
+
+    def _functions(self, calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """`(function, key, *args)` calls through FCALL_RO in one pipeline; loads the library when
+        this Redis does not have it (a restart without persistence, or no worker started yet)."""
+        for attempt in (1, 2):
+            pipe = self._redis.pipeline(transaction=False)
+            for name, key, *args in calls:
+                pipe.fcall_ro(name, 1, key, *args)
+            try:
+                return pipe.execute()
+            except ResponseError as exc:
+                if "Function not found" not in str(exc) or attempt == 2:
+                    raise
+                self._redis.function_load(LIBRARY, replace=True)
+        raise AssertionError("unreachable")
 
     def uniques(
         self,
-        shards: Sequence[ShardId],
         bucket_ms: int,
-        starts: Sequence[int],
+        buckets: Mapping[ShardId, Sequence[int]],
         groups: Mapping[str, Sequence[str]],
     ) -> dict[str, int]:
         if not groups:
             return {}
         if self._raw is not None:
-            return self._cluster_uniques(shards, bucket_ms, starts, groups)
+            return self._cluster_uniques(bucket_ms, buckets, groups)
+        prefixes = [
+            f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:"
+            for shard, starts in buckets.items()
+            for start in starts
+        ]
+        if not prefixes:
+            return dict.fromkeys(groups, 0)
         pipe = self._redis.pipeline(transaction=False)
         for names in groups.values():
-            pipe.pfcount(
-                *[
-                    f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:{name}"
-                    for shard, start, name in product(shards, starts, names)
-                ]
-            )
+            pipe.pfcount(*[prefix + name for prefix in prefixes for name in names])
         return dict(zip(groups, pipe.execute(), strict=True))
 
     def _cluster_uniques(
         self,
-        shards: Sequence[ShardId],
         bucket_ms: int,
-        starts: Sequence[int],
+        buckets: Mapping[ShardId, Sequence[int]],
         groups: Mapping[str, Sequence[str]],
     ) -> dict[str, int]:
         """PFCOUNT over keys of several slots, which a cluster refuses (CROSSSLOT) in one call.
@@ -304,16 +328,20 @@ class RedisReader:
         in 10 s even if the exporter dies midway.
         """
         assert self._raw is not None
-        if not shards:
+        prefixes = {
+            shard: [f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:" for start in starts]
+            for shard, starts in buckets.items()
+            if starts
+        }
+        if not prefixes:
             return dict.fromkeys(groups, 0)
         token = uuid4().hex
         merges = self._raw.pipeline(transaction=False)
         merged: list[str] = []
         for g, names in enumerate(groups.values()):
-            for shard in shards:
-                prefix = shard_prefix(self._ns, shard)
-                target = f"{prefix}:tmp:{token}:{g}"
-                sources = [f"{prefix}:h:{bucket_ms}:{start}:{name}" for start, name in product(starts, names)]
+            for shard, shard_prefixes in prefixes.items():
+                target = f"{shard_prefix(self._ns, shard)}:tmp:{token}:{g}"
+                sources = [prefix + name for prefix in shard_prefixes for name in names]
                 merges.execute_command("PFMERGE", target, *sources)  # one slot: allowed in a pipeline
                 merges.pexpire(target, TEMP_KEY_TTL_MS)
                 merged.append(target)
@@ -326,7 +354,7 @@ class RedisReader:
         count = self._raw.pipeline(transaction=False)
         for i, sketch in enumerate(sketches):
             count.set(f"{tag}:{i}", sketch, px=TEMP_KEY_TTL_MS)
-        per_group = len(shards)
+        per_group = len(prefixes)
         for g in range(len(groups)):
             count.execute_command(
                 "PFCOUNT", *[f"{tag}:{i}" for i in range(g * per_group, (g + 1) * per_group)]

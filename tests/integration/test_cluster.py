@@ -142,6 +142,7 @@ END_TO_END = {
     "customer": test_customer_end_to_end.test_customer_metrics_exact_through_kafka_redis_and_a_sigkill,
     "rebuild": test_rebuild.test_rebuild_replays_to_identical_values,
     "scrape": test_scrape_golden.test_the_scrape_of_a_populated_redis_is_the_golden_text,
+    "functions": test_scrape_golden.test_the_exporter_loads_its_functions_into_a_redis_that_lost_them,
 }
 
 

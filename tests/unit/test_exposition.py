@@ -19,7 +19,7 @@ from metrics_core.exposition import web
 from metrics_core.exposition.emit import Emitter
 from metrics_core.exposition.metricset import MetricSet
 from metrics_core.families.changes import SEP, field_name
-from metrics_core.store.base import ShardId
+from metrics_core.store.base import Buckets, ShardId
 from metrics_core.store.memory import MemoryStore
 from tests.unit.conftest import (
     NOW_MS,
@@ -173,14 +173,13 @@ class StubReader:
     def shards(self) -> list[ShardId]:
         return list(self.SHARDS)
 
-    def counters(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int]) -> dict[str, int]:
-        return {}
+    def buckets(self, shards: Sequence[ShardId], spans: Mapping[int, range]) -> Buckets:
+        return {width: {} for width in spans}
 
     def uniques(
         self,
-        shards: Sequence[ShardId],
         bucket_ms: int,
-        starts: Sequence[int],
+        buckets: Mapping[ShardId, Sequence[int]],
         groups: Mapping[str, Sequence[str]],
     ) -> dict[str, int]:
         return dict.fromkeys(groups, 0)
