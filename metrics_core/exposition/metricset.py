@@ -12,14 +12,16 @@ from prometheus_client.core import (
     Metric,
 )
 
+Values = tuple[str, ...]  # label values in the order the metric declared its labels
+
 
 @dataclass
 class _Family:
     kind: str
     help: str
     labels: tuple[str, ...]
-    samples: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
-    buckets: list[tuple[tuple[str, ...], list[tuple[str, float]], float]] = field(default_factory=list)
+    samples: list[tuple[Values, float]] = field(default_factory=list)
+    buckets: list[tuple[Values, list[tuple[str, float]], float]] = field(default_factory=list)
 
 
 class MetricSet:
@@ -35,6 +37,10 @@ class MetricSet:
     def add(self, name: str, labels: Mapping[str, str], value: float) -> None:
         family = self._families[name]
         family.samples.append((tuple(labels[n] for n in family.labels), value))
+
+    def add_values(self, name: str, values: Values, value: float) -> None:
+        """`add` with the label values already in declaration order (the per-window hot path)."""
+        self._families[name].samples.append((values, value))
 
     def add_histogram(
         self,
