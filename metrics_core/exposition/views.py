@@ -2,7 +2,7 @@
 
 `read_family` reads every counter bucket a scrape needs in one call: each tier once, over its
 longest window (a shorter window of the same tier reads a suffix of those buckets), and the
-totals. Unique sets are then read only in the buckets that hold counters.
+totals. Unique sets and distributions are then read only in the buckets that hold counters.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ class WindowView:
 
     window: Window
     reader: Reader
-    shards: Sequence[ShardId]
     now_ms: int
-    starts: range
+    starts: range  # the window's bucket starts
     found: ShardBuckets  # the tier's non-empty buckets, from the window's first start or earlier
 
     @property
@@ -54,7 +53,7 @@ class WindowView:
         return self.reader.uniques(self.window.bucket_ms, self._present, groups)
 
     def samples(self, names: Sequence[str]) -> dict[str, list[float]]:
-        return self.reader.samples(self.shards, self.window.bucket_ms, self.starts, names)
+        return self.reader.samples(self.window.bucket_ms, self._present, names)
 
 
 @dataclass
@@ -85,8 +84,7 @@ def read_family(
     found = reader.buckets(shards, spans)
     family = FamilyView(reader, shards, now_ms, _sum(found[TOTALS[0]], TOTALS[1]))
     views = [
-        WindowView(window, reader, shards, now_ms, starts[window], found[window.bucket_ms])
-        for window in windows
+        WindowView(window, reader, now_ms, starts[window], found[window.bucket_ms]) for window in windows
     ]
     return family, views
 

@@ -45,7 +45,9 @@ class Changes:
     def sample(self, ts_ms: int, name: str, member: str, value: float | None) -> None:
         """A value in the distribution `name` at `ts_ms` (for exact medians); None withdraws it.
 
-        Withdraw an old sample before adding its replacement: the later call wins.
+        Withdraw an old sample before adding its replacement: the later call wins. As with
+        `unique`, count it at the same time (and withdraw that count with it): the exporter
+        reads distributions only in the buckets that hold counters.
         """
         self.samples.setdefault((ts_ms // 1000, name), {})[member] = value
 

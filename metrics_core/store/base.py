@@ -140,9 +140,10 @@ class Reader(Protocol):
         ...
 
     def samples(
-        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int], names: Sequence[str]
+        self, bucket_ms: int, buckets: Mapping[ShardId, Sequence[int]], names: Sequence[str]
     ) -> dict[str, list[float]]:
-        """Every sample of each distribution over shards and buckets (one per member)."""
+        """Every sample of each distribution in the given buckets (one per member); as for
+        `uniques`, the buckets with counters: a sample is only ever written with a count."""
         ...
 
     def series_names(self, shards: Sequence[ShardId]) -> set[str]: ...

@@ -141,12 +141,13 @@ class MemoryStore:
         return result
 
     def samples(
-        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int], names: Sequence[str]
+        self, bucket_ms: int, buckets: Mapping[ShardId, Sequence[int]], names: Sequence[str]
     ) -> dict[str, list[float]]:
         return {
             name: [
                 v
-                for shard, start in product(shards, starts)
+                for shard, starts in buckets.items()
+                for start in starts
                 for v in self._shards[shard].samples.get((bucket_ms, start, name), {}).values()
             ]
             for name in names

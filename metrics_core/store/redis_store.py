@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
-from itertools import compress, product
+from itertools import compress
 from typing import Any
 from uuid import uuid4
 
@@ -365,17 +365,19 @@ class RedisReader:
         return dict(zip(groups, (int(n) for n in results), strict=True))
 
     def samples(
-        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int], names: Sequence[str]
+        self, bucket_ms: int, buckets: Mapping[ShardId, Sequence[int]], names: Sequence[str]
     ) -> dict[str, list[float]]:
+        prefixes = [
+            f"{shard_prefix(self._ns, shard)}:q:{bucket_ms}:{start}:"
+            for shard, starts in buckets.items()
+            for start in starts
+        ]
         pipe = self._redis.pipeline(transaction=False)
         for name in names:
-            for shard, start in product(shards, starts):
-                pipe.zrange(
-                    f"{shard_prefix(self._ns, shard)}:q:{bucket_ms}:{start}:{name}", 0, -1, withscores=True
-                )
+            for prefix in prefixes:
+                pipe.zrange(prefix + name, 0, -1, withscores=True)
         replies = iter(pipe.execute())
-        per_key = len(shards) * len(starts)
-        return {name: [score for _ in range(per_key) for _, score in next(replies)] for name in names}
+        return {name: [score for _ in prefixes for _, score in next(replies)] for name in names}
 
     def series_names(self, shards: Sequence[ShardId]) -> set[str]:
         pipe = self._redis.pipeline(transaction=False)
