@@ -1,5 +1,5 @@
-"""The exporter reads unique sets only in buckets with counters: a month of every family shows
-that this loses nothing (every unique set is written with a counter in its bucket)."""
+"""The exporter reads unique sets and distributions only in buckets with counters: a month of
+every family shows that this loses nothing (each is written with a counter in its bucket)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.month import LABEL_CAP, NOW_MS, WINDOWS, populate
 
 class EveryBucket:
     """A reader that presents every bucket of a span as holding counters (empty or not), so
-    unique sets are read in all of them."""
+    unique sets and distributions are read in all of them."""
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -43,7 +43,7 @@ def _scrape(reader: Reader | EveryBucket) -> str:
     return generate_latest(registry).decode()
 
 
-def test_unique_sets_outside_buckets_with_counters_are_empty() -> None:
+def test_no_unique_set_or_sample_lies_outside_the_buckets_with_counters() -> None:
     store = MemoryStore()
     asyncio.run(populate(store))
     text = _scrape(store)
@@ -55,3 +55,4 @@ def test_unique_sets_outside_buckets_with_counters_are_empty() -> None:
         if sample.name in ("pulse_unique_visitors", "pulse_buyers") and sample.value
     }
     assert set(uniques) == {w.label for w in WINDOWS}
+    assert "pulse_ticket_resolution_median_seconds{" in text
