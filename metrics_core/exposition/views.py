@@ -2,19 +2,22 @@
 
 `read_family` reads every counter bucket a scrape needs in one call: each tier once, over its
 longest window (a shorter window of the same tier reads a suffix of those buckets), and the
-totals. Unique sets and distributions are then read only in the buckets that hold counters.
+totals. Unique sets and distributions are then read only in the buckets that hold counters
+(of the set's own counts, where the family names them).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
 
 from metrics_core.exposition.metricset import MetricSet
-from metrics_core.families.changes import TOTALS
-from metrics_core.store.base import Reader, ShardId
+from metrics_core.families.changes import SEP, TOTALS
+from metrics_core.store.base import Reader, ShardId, UniqueGroup
 from metrics_core.windows import Window, window_buckets
 
 ShardBuckets = Mapping[ShardId, Mapping[int, Mapping[str, int]]]  # shard -> start -> {field: value}
@@ -45,12 +48,65 @@ class WindowView:
 
     @cached_property
     def _present(self) -> dict[ShardId, list[int]]:
+        """The window's buckets with counters, by shard."""
         first = self.starts.start
         return {shard: [s for s in found if s >= first] for shard, found in self.found.items()}
 
-    def uniques(self, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
-        """Sizes of unions of unique sets: `{"shown": ["set-a", "set-b"]}` -> `{"shown": n}`."""
-        return self.reader.uniques(self.window.bucket_ms, self._present, groups)
+    def uniques(
+        self, groups: Mapping[str, Sequence[str]], witnesses: Mapping[str, Sequence[str]] | None = None
+    ) -> dict[str, int]:
+        """Sizes of unions of unique sets: `{"shown": ["set-a", "set-b"]}` -> `{"shown": n}`.
+
+        Sets are read only in the buckets with counters (`Changes.unique`). With `witnesses`
+        (set code -> the counter codes its family counts with every add: web's
+        UNIQUE_WITNESSES), only in the buckets that hold one of the set's own counts.
+        """
+        if witnesses is None:
+            everywhere = [(shard, start) for shard, starts in self._present.items() for start in starts]
+            chosen = {group: UniqueGroup(names, everywhere) for group, names in groups.items()}
+        else:
+            chosen = self._witnessed(groups, witnesses)
+        return self.reader.uniques(self.window.bucket_ms, chosen)
+
+    def _witnessed(
+        self, groups: Mapping[str, Sequence[str]], witnesses: Mapping[str, Sequence[str]]
+    ) -> dict[str, UniqueGroup]:
+        """Each group with the buckets holding a count that its sets are always added with."""
+        serves: defaultdict[str, set[str]] = defaultdict(set)  # counter -> groups it witnesses
+        for group, names in groups.items():
+            for name in names:
+                code, _, rest = name.partition(SEP)
+                for witness in witnesses[code]:
+                    for counter in self._counts_under(witness + SEP + rest):
+                        serves[counter].add(group)
+        picked: dict[str, list[tuple[ShardId, int]]] = {group: [] for group in groups}
+        first = self.starts.start
+        for shard, found in self.found.items():
+            for start, fields in found.items():
+                if start >= first:
+                    hit: set[str] = set()
+                    for counter in fields:
+                        if counter in serves:
+                            hit |= serves[counter]
+                    bucket = (shard, start)
+                    for group in hit:
+                        picked[group].append(bucket)
+        return {group: UniqueGroup(names, picked[group]) for group, names in groups.items()}
+
+    @cached_property
+    def _sorted_names(self) -> list[str]:
+        return sorted(self.counters)
+
+    def _counts_under(self, head: str) -> list[str]:
+        """The window's counter names that are `head` or `head SEP ...`."""
+        names, out = self._sorted_names, []
+        for i in range(bisect_left(names, head), len(names)):
+            name = names[i]
+            if not name.startswith(head):
+                break
+            if len(name) == len(head) or name[len(head)] == SEP:
+                out.append(name)
+        return out
 
     def samples(self, names: Sequence[str]) -> dict[str, list[float]]:
         return self.reader.samples(self.window.bucket_ms, self._present, names)

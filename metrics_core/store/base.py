@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from metrics_core.events.model import Event
 from metrics_core.families.changes import Spread
@@ -116,6 +116,13 @@ class Store(Protocol):
 Buckets = dict[int, dict[ShardId, dict[int, dict[str, int]]]]
 
 
+class UniqueGroup(NamedTuple):
+    """Unique sets to count as one union, and the buckets (shard, start) to read them in."""
+
+    names: Sequence[str]
+    buckets: Sequence[tuple[ShardId, int]]
+
+
 class Reader(Protocol):
     """The exporter's side: sums over every shard of a family, read at scrape time."""
 
@@ -126,17 +133,10 @@ class Reader(Protocol):
         `range(0, 1)` for the totals' width 0), leaving out the buckets without counters."""
         ...
 
-    def uniques(
-        self,
-        bucket_ms: int,
-        buckets: Mapping[ShardId, Sequence[int]],
-        groups: Mapping[str, Sequence[str]],
-    ) -> dict[str, int]:
-        """For each group, the size of the union of its unique sets over the given buckets.
-
-        `buckets` names, per shard, the bucket starts with counters: a unique set is only ever
-        written with a counter in its bucket (`Changes.unique`), so the others hold none.
-        """
+    def uniques(self, bucket_ms: int, groups: Mapping[str, UniqueGroup]) -> dict[str, int]:
+        """For each group, the size of the union of its unique sets in its buckets: the views
+        choose the buckets with counters (a unique set is only ever written with a counter in
+        its bucket, `Changes.unique`), so the others hold none."""
         ...
 
     def samples(

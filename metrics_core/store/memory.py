@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import product
 
 from metrics_core.errors import StoreConflict
-from metrics_core.store.base import Buckets, Commit, ShardId, Snapshot
+from metrics_core.store.base import Buckets, Commit, ShardId, Snapshot, UniqueGroup
 
 
 @dataclass
@@ -125,18 +125,12 @@ class MemoryStore:
             }
         return found
 
-    def uniques(
-        self,
-        bucket_ms: int,
-        buckets: Mapping[ShardId, Sequence[int]],
-        groups: Mapping[str, Sequence[str]],
-    ) -> dict[str, int]:
+    def uniques(self, bucket_ms: int, groups: Mapping[str, UniqueGroup]) -> dict[str, int]:
         result = {}
-        for group, names in groups.items():
+        for group, (names, buckets) in groups.items():
             members: set[str] = set()
-            for shard, starts in buckets.items():
-                for start, name in product(starts, names):
-                    members |= self._shards[shard].uniques.get((bucket_ms, start, name), set())
+            for (shard, start), name in product(buckets, names):
+                members |= self._shards[shard].uniques.get((bucket_ms, start, name), set())
             result[group] = len(members)
         return result
 

@@ -26,7 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from metrics_core.errors import StoreConflict, StoreUnavailable
-from metrics_core.store.base import Buckets, Commit, ShardId, Snapshot
+from metrics_core.store.base import Buckets, Commit, ShardId, Snapshot, UniqueGroup
 
 LIBRARY = resources.files("metrics_core.store").joinpath("pulse.lua").read_text()
 _FLAGS = bytes.maketrans(b"01", b"\x00\x01")  # pulse_snapshot's de-dup flags -> falsy/truthy bytes
@@ -293,34 +293,31 @@ class RedisReader:
                 self._redis.function_load(LIBRARY, replace=True)
         raise AssertionError("unreachable")
 
-    def uniques(
-        self,
-        bucket_ms: int,
-        buckets: Mapping[ShardId, Sequence[int]],
-        groups: Mapping[str, Sequence[str]],
-    ) -> dict[str, int]:
-        if not groups:
-            return {}
+    def uniques(self, bucket_ms: int, groups: Mapping[str, UniqueGroup]) -> dict[str, int]:
         if self._raw is not None:
-            return self._cluster_uniques(bucket_ms, buckets, groups)
-        prefixes = [
-            f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:"
-            for shard, starts in buckets.items()
-            for start in starts
-        ]
-        if not prefixes:
-            return dict.fromkeys(groups, 0)
+            return self._cluster_uniques(bucket_ms, groups)
+        prefixes = self._unique_prefixes(bucket_ms, groups)
         pipe = self._redis.pipeline(transaction=False)
-        for names in groups.values():
-            pipe.pfcount(*[prefix + name for prefix in prefixes for name in names])
-        return dict(zip(groups, pipe.execute(), strict=True))
+        counted = []
+        for group, (names, buckets) in groups.items():
+            if names and buckets:
+                pipe.pfcount(*[prefixes[bucket] + name for bucket in buckets for name in names])
+                counted.append(group)
+        counts = dict.fromkeys(groups, 0)
+        counts.update(zip(counted, pipe.execute() if counted else (), strict=True))
+        return counts
 
-    def _cluster_uniques(
-        self,
-        bucket_ms: int,
-        buckets: Mapping[ShardId, Sequence[int]],
-        groups: Mapping[str, Sequence[str]],
-    ) -> dict[str, int]:
+    def _unique_prefixes(
+        self, bucket_ms: int, groups: Mapping[str, UniqueGroup]
+    ) -> dict[tuple[ShardId, int], str]:
+        """`(shard, start) -> "{pulse:clickstream:3}:h:5000:1700000000000:"` of every bucket read."""
+        buckets = {bucket for group in groups.values() for bucket in group.buckets}
+        return {
+            (shard, start): f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:"
+            for shard, start in buckets
+        }
+
+    def _cluster_uniques(self, bucket_ms: int, groups: Mapping[str, UniqueGroup]) -> dict[str, int]:
         """PFCOUNT over keys of several slots, which a cluster refuses (CROSSSLOT) in one call.
 
         Per group and shard, PFMERGE its buckets into a temporary key in the shard's slot; GET
@@ -328,41 +325,40 @@ class RedisReader:
         in 10 s even if the exporter dies midway.
         """
         assert self._raw is not None
-        prefixes = {
-            shard: [f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:" for start in starts]
-            for shard, starts in buckets.items()
-            if starts
-        }
-        if not prefixes:
-            return dict.fromkeys(groups, 0)
+        prefixes = self._unique_prefixes(bucket_ms, groups)
         token = uuid4().hex
         merges = self._raw.pipeline(transaction=False)
-        merged: list[str] = []
-        for g, names in enumerate(groups.values()):
-            for shard, shard_prefixes in prefixes.items():
+        merged: list[list[str]] = []  # per group, its temporary keys (one per shard it reads)
+        for g, (names, buckets) in enumerate(groups.values()):
+            by_shard: defaultdict[ShardId, list[str]] = defaultdict(list)
+            for bucket in buckets if names else ():
+                by_shard[bucket[0]] += (prefixes[bucket] + name for name in names)
+            merged.append([])
+            for shard, sources in by_shard.items():
                 target = f"{shard_prefix(self._ns, shard)}:tmp:{token}:{g}"
-                sources = [prefix + name for prefix in shard_prefixes for name in names]
                 merges.execute_command("PFMERGE", target, *sources)  # one slot: allowed in a pipeline
                 merges.pexpire(target, TEMP_KEY_TTL_MS)
-                merged.append(target)
+                merged[-1].append(target)
+        targets = [key for keys in merged for key in keys]
+        if not targets:
+            return dict.fromkeys(groups, 0)
         merges.execute()
         fetch = self._raw.pipeline(transaction=False)
-        for key in merged:
+        for key in targets:
             fetch.get(key)
         sketches = fetch.execute()
         tag = f"{{{self._ns}:union:{token}}}"
         count = self._raw.pipeline(transaction=False)
         for i, sketch in enumerate(sketches):
             count.set(f"{tag}:{i}", sketch, px=TEMP_KEY_TTL_MS)
-        per_group = len(prefixes)
-        for g in range(len(groups)):
-            count.execute_command(
-                "PFCOUNT", *[f"{tag}:{i}" for i in range(g * per_group, (g + 1) * per_group)]
-            )
-        cleanup = [*merged, *(f"{tag}:{i}" for i in range(len(sketches)))]
-        results = count.execute()[len(sketches) :]
-        self._raw.unlink(*cleanup)
-        return dict(zip(groups, (int(n) for n in results), strict=True))
+        first = 0
+        for keys in merged:
+            if keys:
+                count.execute_command("PFCOUNT", *[f"{tag}:{i}" for i in range(first, first + len(keys))])
+                first += len(keys)
+        results = iter(count.execute()[len(sketches) :])
+        self._raw.unlink(*targets, *(f"{tag}:{i}" for i in range(len(sketches))))
+        return {group: int(next(results)) if keys else 0 for group, keys in zip(groups, merged, strict=True)}
 
     def samples(
         self, bucket_ms: int, buckets: Mapping[ShardId, Sequence[int]], names: Sequence[str]
