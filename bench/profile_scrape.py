@@ -35,7 +35,8 @@ from bench.scrape import Populator  # noqa: E402
 from bench.throughput import DEBIAN_REDIS  # noqa: E402
 from metrics_core.exposition.collector import PulseCollector  # noqa: E402
 from metrics_core.settings import Settings  # noqa: E402
-from metrics_core.store.redis_store import RedisReader, namespace  # noqa: E402
+from metrics_core.store.redis_reader import RedisReader  # noqa: E402
+from metrics_core.store.redis_store import namespace  # noqa: E402
 from streams.embedded import EmbeddedRedis  # noqa: E402
 
 READS = ("shards", "pipeline", "buckets", "uniques", "samples", "series_names", "series_at")

@@ -19,7 +19,8 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 from metrics_core.exposition.collector import PulseCollector
 from metrics_core.settings import Settings
-from metrics_core.store.redis_store import RedisReader, namespace
+from metrics_core.store.redis_reader import RedisReader
+from metrics_core.store.redis_store import namespace
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

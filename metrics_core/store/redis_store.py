@@ -2,19 +2,17 @@
 
 A standalone Redis (`redis://`, `rediss://` for TLS) or a Redis Cluster (`redis+cluster://`,
 `rediss+cluster://`: any node; the client discovers the rest). Every script call touches one
-shard, one hash slot, so the cluster needs nothing else of the worker. The exporter's reads
-are pipelined per node; unions of HyperLogLogs across shards (slots) are merged per shard
-first and counted under one temporary hash tag (`uniques`).
+shard, one hash slot, so the cluster needs nothing else of the worker. The exporter's side
+is `redis_reader.RedisReader`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from itertools import compress
 from typing import Any
-from uuid import uuid4
 
 import orjson
 import redis
@@ -26,11 +24,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from metrics_core.errors import StoreConflict, StoreUnavailable
-from metrics_core.store.base import Buckets, Commit, ShardId, Snapshot, UniqueGroup
+from metrics_core.store.base import Commit, ShardId, Snapshot
 
 LIBRARY = resources.files("metrics_core.store").joinpath("pulse.lua").read_text()
 _FLAGS = bytes.maketrans(b"01", b"\x00\x01")  # pulse_snapshot's de-dup flags -> falsy/truthy bytes
-_UNAVAILABLE = (
+UNAVAILABLE = (  # the errors that mean Redis is away (not a bad call)
     RedisConnectionError,
     RedisTimeoutError,
     OSError,
@@ -39,7 +37,6 @@ _UNAVAILABLE = (
     SlotNotCoveredError,
 )
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
-TEMP_KEY_TTL_MS = 10_000  # the exporter's HyperLogLog unions in cluster mode
 
 SyncClient = redis.Redis | RedisCluster
 AsyncClient = aioredis.Redis | AsyncRedisCluster
@@ -180,7 +177,7 @@ class RedisStore:
         """Load (or replace) the Redis Functions library; safe to call from every worker."""
         try:
             await self._redis.function_load(LIBRARY, replace=True)
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot reach Redis to load functions: {exc}") from exc
 
     async def close(self) -> None:
@@ -195,7 +192,7 @@ class RedisStore:
                     raise
                 await self.setup()  # a restarted Redis without persistence lost the library
                 return await self._redis.fcall(name, 1, shard_prefix(self._ns, shard), *args)
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis unavailable during {name} for shard {shard}: {exc}") from exc
 
     async def snapshot(
@@ -232,7 +229,7 @@ class RedisStore:
     async def register(self, shard: ShardId) -> None:
         try:
             await self._redis.sadd(f"{self._ns}:shards", str(shard))
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis unavailable registering shard {shard}: {exc}") from exc
 
 
@@ -243,159 +240,3 @@ def _labels(flat: list[Any]) -> dict[str, dict[str, int]]:
             pairs[i].decode(): int(float(pairs[i + 1])) for i in range(0, len(pairs), 2)
         }
     return result
-
-
-class RedisReader:
-    """The exporter's reads, synchronous (the Prometheus collector runs in the HTTP thread)."""
-
-    def __init__(self, url: str, ns: str = "pulse") -> None:
-        self._redis = connect(url, decode_responses=True, socket_timeout=5)
-        self._raw = connect(url, socket_timeout=5) if is_cluster(url) else None  # HyperLogLog bytes
-        self._ns = ns
-
-    def shards(self) -> list[ShardId]:
-        members: set[str] = self._redis.smembers(f"{self._ns}:shards")  # type: ignore[assignment]
-        return sorted(ShardId(f, int(p)) for f, _, p in (m.rpartition(":") for m in members))
-
-    def buckets(self, shards: Sequence[ShardId], spans: Mapping[int, range]) -> Buckets:
-        """One `pulse_buckets` call per shard, all in one pipeline: the non-empty buckets only."""
-        args: list[int] = []
-        for width, starts in spans.items():
-            if len(starts) > 1 and starts.step != width:
-                raise ValueError(f"buckets of width {width} ms read as {starts}")
-            args += (width, starts.start, len(starts))
-        found: Buckets = {width: {} for width in spans}
-        if not shards:
-            return found
-        replies = self._functions(
-            [("pulse_buckets", shard_prefix(self._ns, shard), *args) for shard in shards]
-        )
-        for shard, reply in zip(shards, replies, strict=True):
-            for (width, starts), flat in zip(spans.items(), reply, strict=True):
-                found[width][shard] = {
-                    starts[flat[i]]: dict(zip(flat[i + 1][::2], map(int, flat[i + 1][1::2]), strict=True))
-                    for i in range(0, len(flat), 2)
-                }
-        return found
-
-    def _functions(self, calls: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """`(function, key, *args)` calls through FCALL_RO in one pipeline; loads the library when
-        this Redis does not have it (a restart without persistence, or no worker started yet)."""
-        for attempt in (1, 2):
-            pipe = self._redis.pipeline(transaction=False)
-            for name, key, *args in calls:
-                pipe.fcall_ro(name, 1, key, *args)
-            try:
-                return pipe.execute()
-            except ResponseError as exc:
-                if "Function not found" not in str(exc) or attempt == 2:
-                    raise
-                self._redis.function_load(LIBRARY, replace=True)
-        raise AssertionError("unreachable")
-
-    def uniques(self, bucket_ms: int, groups: Mapping[str, UniqueGroup]) -> dict[str, int]:
-        if self._raw is not None:
-            return self._cluster_uniques(bucket_ms, groups)
-        prefixes = self._unique_prefixes(bucket_ms, groups)
-        pipe = self._redis.pipeline(transaction=False)
-        counted = []
-        for group, (names, buckets) in groups.items():
-            if names and buckets:
-                pipe.pfcount(*[prefixes[bucket] + name for bucket in buckets for name in names])
-                counted.append(group)
-        counts = dict.fromkeys(groups, 0)
-        counts.update(zip(counted, pipe.execute() if counted else (), strict=True))
-        return counts
-
-    def _unique_prefixes(
-        self, bucket_ms: int, groups: Mapping[str, UniqueGroup]
-    ) -> dict[tuple[ShardId, int], str]:
-        """`(shard, start) -> "{pulse:clickstream:3}:h:5000:1700000000000:"` of every bucket read."""
-        buckets = {bucket for group in groups.values() for bucket in group.buckets}
-        return {
-            (shard, start): f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:"
-            for shard, start in buckets
-        }
-
-    def _cluster_uniques(self, bucket_ms: int, groups: Mapping[str, UniqueGroup]) -> dict[str, int]:
-        """PFCOUNT over keys of several slots, which a cluster refuses (CROSSSLOT) in one call.
-
-        Per group and shard, PFMERGE its buckets into a temporary key in the shard's slot; GET
-        those; SET them under one temporary hash tag and PFCOUNT there. Temporary keys expire
-        in 10 s even if the exporter dies midway.
-        """
-        assert self._raw is not None
-        prefixes = self._unique_prefixes(bucket_ms, groups)
-        token = uuid4().hex
-        merges = self._raw.pipeline(transaction=False)
-        merged: list[list[str]] = []  # per group, its temporary keys (one per shard it reads)
-        for g, (names, buckets) in enumerate(groups.values()):
-            by_shard: defaultdict[ShardId, list[str]] = defaultdict(list)
-            for bucket in buckets if names else ():
-                by_shard[bucket[0]] += (prefixes[bucket] + name for name in names)
-            merged.append([])
-            for shard, sources in by_shard.items():
-                target = f"{shard_prefix(self._ns, shard)}:tmp:{token}:{g}"
-                merges.execute_command("PFMERGE", target, *sources)  # one slot: allowed in a pipeline
-                merges.pexpire(target, TEMP_KEY_TTL_MS)
-                merged[-1].append(target)
-        targets = [key for keys in merged for key in keys]
-        if not targets:
-            return dict.fromkeys(groups, 0)
-        merges.execute()
-        fetch = self._raw.pipeline(transaction=False)
-        for key in targets:
-            fetch.get(key)
-        sketches = fetch.execute()
-        tag = f"{{{self._ns}:union:{token}}}"
-        count = self._raw.pipeline(transaction=False)
-        for i, sketch in enumerate(sketches):
-            count.set(f"{tag}:{i}", sketch, px=TEMP_KEY_TTL_MS)
-        first = 0
-        for keys in merged:
-            if keys:
-                count.execute_command("PFCOUNT", *[f"{tag}:{i}" for i in range(first, first + len(keys))])
-                first += len(keys)
-        results = iter(count.execute()[len(sketches) :])
-        self._raw.unlink(*targets, *(f"{tag}:{i}" for i in range(len(sketches))))
-        return {group: int(next(results)) if keys else 0 for group, keys in zip(groups, merged, strict=True)}
-
-    def samples(
-        self, bucket_ms: int, buckets: Mapping[ShardId, Sequence[int]], names: Sequence[str]
-    ) -> dict[str, list[float]]:
-        prefixes = [
-            f"{shard_prefix(self._ns, shard)}:q:{bucket_ms}:{start}:"
-            for shard, starts in buckets.items()
-            for start in starts
-        ]
-        pipe = self._redis.pipeline(transaction=False)
-        for name in names:
-            for prefix in prefixes:
-                pipe.zrange(prefix + name, 0, -1, withscores=True)
-        replies = iter(pipe.execute())
-        return {name: [score for _ in prefixes for _, score in next(replies)] for name in names}
-
-    def series_names(self, shards: Sequence[ShardId]) -> set[str]:
-        pipe = self._redis.pipeline(transaction=False)
-        for shard in shards:
-            pipe.smembers(f"{shard_prefix(self._ns, shard)}:zs")
-        return set().union(*pipe.execute()) if shards else set()
-
-    def series_at(self, shards: Sequence[ShardId], name: str, at_ms: int) -> tuple[int, float] | None:
-        pipe = self._redis.pipeline(transaction=False)
-        for shard in shards:
-            pipe.zrevrangebyscore(f"{shard_prefix(self._ns, shard)}:z:{name}", at_ms, "-inf", 0, 1)
-        found = [member.split(":", 1) for reply in pipe.execute() for member in reply]
-        return max(((int(ts), float(v)) for ts, v in found), default=None)
-
-    def pipeline(self, shards: Sequence[ShardId]) -> list[dict[str, int]]:
-        pipe = self._redis.pipeline(transaction=False)
-        for shard in shards:
-            pipe.hgetall(f"{shard_prefix(self._ns, shard)}:pipe")
-        return [{k: int(v) for k, v in h.items()} for h in pipe.execute()]
-
-    def ping(self) -> bool:
-        try:
-            return bool(self._redis.ping())
-        except _UNAVAILABLE:
-            return False

@@ -23,7 +23,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from metrics_core import batch
 from metrics_core.exposition.collector import PulseCollector
-from metrics_core.store.redis_store import RedisReader, RedisStore, connect, namespace
+from metrics_core.store.redis_reader import RedisReader
+from metrics_core.store.redis_store import RedisStore, connect, namespace
 from tests.month import LABEL_CAP, NOW_MS, WINDOWS, populate
 
 pytestmark = pytest.mark.integration
