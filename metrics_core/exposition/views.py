@@ -8,7 +8,6 @@ totals. Unique sets and distributions are then read only in the buckets that hol
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -72,12 +71,13 @@ class WindowView:
         self, groups: Mapping[str, Sequence[str]], witnesses: Mapping[str, Sequence[str]]
     ) -> dict[str, UniqueGroup]:
         """Each group with the buckets holding a count that its sets are always added with."""
+        under = self._counts_under(frozenset(c for codes in witnesses.values() for c in codes))
         serves: defaultdict[str, set[str]] = defaultdict(set)  # counter -> groups it witnesses
         for group, names in groups.items():
             for name in names:
                 code, _, rest = name.partition(SEP)
                 for witness in witnesses[code]:
-                    for counter in self._counts_under(witness + SEP + rest):
+                    for counter in under.get(witness + SEP + rest, ()):
                         serves[counter].add(group)
         picked: dict[str, list[tuple[ShardId, int]]] = {group: [] for group in groups}
         first = self.starts.start
@@ -93,20 +93,18 @@ class WindowView:
                         picked[group].append(bucket)
         return {group: UniqueGroup(names, picked[group]) for group, names in groups.items()}
 
-    @cached_property
-    def _sorted_names(self) -> list[str]:
-        return sorted(self.counters)
-
-    def _counts_under(self, head: str) -> list[str]:
-        """The window's counter names that are `head` or `head SEP ...`."""
-        names, out = self._sorted_names, []
-        for i in range(bisect_left(names, head), len(names)):
-            name = names[i]
-            if not name.startswith(head):
-                break
-            if len(name) == len(head) or name[len(head)] == SEP:
-                out.append(name)
-        return out
+    def _counts_under(self, codes: frozenset[str]) -> dict[str, list[str]]:
+        """The window's counters of these codes under their heads `code SEP property` and
+        `code SEP property SEP label`: `im SEP shop` -> [`im SEP shop SEP hero`, ...]."""
+        under: defaultdict[str, list[str]] = defaultdict(list)
+        for name in self.counters:
+            code, _, rest = name.partition(SEP)
+            if code in codes:
+                prop, _, label = rest.partition(SEP)
+                under[code + SEP + prop].append(name)
+                if label:
+                    under[code + SEP + prop + SEP + label.partition(SEP)[0]].append(name)
+        return under
 
     def samples(self, names: Sequence[str]) -> dict[str, list[float]]:
         return self.reader.samples(self.window.bucket_ms, self._present, names)
