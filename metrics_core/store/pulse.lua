@@ -73,29 +73,6 @@ local function pulse_snapshot(keys, args)
   return {version, fence, table.concat(seen), states, labels}
 end
 
--- pulse_buckets: the exporter's read of a shard's counter buckets for one scrape. Read only.
--- ARGV: triples (width, first start, count): the buckets P:c:<width>:<first + k * width>,
--- k = 0 .. count - 1 (width 0, first 0, count 1: the totals).
--- Returns, per triple, {k, {field, value, ...}, ...} for the buckets that hold anything.
-local function pulse_buckets(keys, args)
-  local p = keys[1]
-  local out = {}
-  for i = 1, #args, 3 do
-    local width, first = tonumber(args[i]), tonumber(args[i + 1])
-    local prefix, found = p .. ':c:' .. args[i] .. ':', {}
-    for k = 0, tonumber(args[i + 2]) - 1 do
-      -- bucket starts are whole ms below 2^53: exact as doubles, printed without exponent
-      local fields = redis.call('HGETALL', prefix .. string.format('%.0f', first + k * width))
-      if #fields > 0 then
-        found[#found + 1] = k
-        found[#found + 1] = fields
-      end
-    end
-    out[#out + 1] = found
-  end
-  return out
-end
-
 local function incr_fields(key, fields)
   for i = 1, #fields, 2 do
     if redis.call('HINCRBY', key, fields[i], fields[i + 1]) == 0 then
@@ -206,5 +183,3 @@ end
 redis.register_function{function_name = 'pulse_snapshot', callback = pulse_snapshot,
                         flags = {'no-writes'}}
 redis.register_function('pulse_commit', pulse_commit)
-redis.register_function{function_name = 'pulse_buckets', callback = pulse_buckets,
-                        flags = {'no-writes'}}

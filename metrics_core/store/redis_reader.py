@@ -17,13 +17,7 @@ from uuid import uuid4
 from redis.exceptions import ResponseError
 
 from metrics_core.store.base import Buckets, ShardId, UniqueGroup
-from metrics_core.store.redis_store import (
-    LIBRARY,
-    UNAVAILABLE,
-    connect,
-    is_cluster,
-    shard_prefix,
-)
+from metrics_core.store.redis_store import READ_LIBRARY, UNAVAILABLE, connect, is_cluster, shard_prefix
 
 TEMP_KEY_TTL_MS = 10_000  # the HyperLogLog unions in cluster mode
 
@@ -62,8 +56,8 @@ class RedisReader:
         return found
 
     def _functions(self, calls: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """`(function, key, *args)` calls through FCALL_RO in one pipeline; loads the library when
-        this Redis does not have it (a restart without persistence, or no worker started yet)."""
+        """`(function, key, *args)` calls through FCALL_RO in one pipeline; loads pulse_read.lua
+        when this Redis lacks it (no worker started yet, or a restart without persistence)."""
         for attempt in (1, 2):
             pipe = self._redis.pipeline(transaction=False)
             for name, key, *args in calls:
@@ -73,7 +67,7 @@ class RedisReader:
             except ResponseError as exc:
                 if "Function not found" not in str(exc) or attempt == 2:
                     raise
-                self._redis.function_load(LIBRARY, replace=True)
+                self._redis.function_load(READ_LIBRARY, replace=True)
         raise AssertionError("unreachable")
 
     def uniques(self, bucket_ms: int, groups: Mapping[str, UniqueGroup]) -> dict[str, int]:

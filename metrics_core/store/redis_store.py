@@ -27,6 +27,7 @@ from metrics_core.errors import StoreConflict, StoreUnavailable
 from metrics_core.store.base import Commit, ShardId, Snapshot
 
 LIBRARY = resources.files("metrics_core.store").joinpath("pulse.lua").read_text()
+READ_LIBRARY = resources.files("metrics_core.store").joinpath("pulse_read.lua").read_text()  # exporter
 _FLAGS = bytes.maketrans(b"01", b"\x00\x01")  # pulse_snapshot's de-dup flags -> falsy/truthy bytes
 UNAVAILABLE = (  # the errors that mean Redis is away (not a bad call)
     RedisConnectionError,
@@ -174,9 +175,11 @@ class RedisStore:
         self._ns = ns
 
     async def setup(self) -> None:
-        """Load (or replace) the Redis Functions library; safe to call from every worker."""
+        """Load (or replace) the Redis Functions libraries, the exporter's too (so an exporter
+        without the right to load them finds them); safe to call from every worker."""
         try:
             await self._redis.function_load(LIBRARY, replace=True)
+            await self._redis.function_load(READ_LIBRARY, replace=True)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot reach Redis to load functions: {exc}") from exc
 

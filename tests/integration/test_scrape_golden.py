@@ -75,6 +75,6 @@ def test_the_exporter_loads_its_functions_into_a_redis_that_lost_them(
     try:
         client.function_flush()
         assert scrape(redis_server.url, ns) == before
-        assert client.function_list(library="pulse_v1")
+        assert client.function_list(library="pulse_read_v1")
     finally:
         client.close()
