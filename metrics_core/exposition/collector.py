@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 from metrics_core.events.model import FAMILIES
 from metrics_core.exposition import pipeline
 from metrics_core.exposition.metricset import MetricSet
-from metrics_core.exposition.views import FamilyView, WindowView
+from metrics_core.exposition.views import read_family
 from metrics_core.registry import EXPOSITIONS
 from metrics_core.store.base import Reader, ShardId
 from metrics_core.windows import Window
@@ -72,6 +72,6 @@ class PulseCollector(Collector):
             pipeline.collect_family(self._topic_of(family), family, self._reader.pipeline(shards), out)
             exposition = EXPOSITIONS.get(family)
             if exposition is not None and shards:
-                windows = [WindowView(w, self._reader, shards, now_ms) for w in self._windows]
-                exposition.collect(FamilyView(self._reader, shards, now_ms), windows, out, self._cap)
+                family_view, windows = read_family(self._reader, shards, self._windows, now_ms)
+                exposition.collect(family_view, windows, out, self._cap)
         yield from out.families()

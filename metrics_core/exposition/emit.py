@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from metrics_core.exposition.metricset import MetricSet
+from metrics_core.exposition.metricset import MetricSet, Values
 from metrics_core.exposition.ratios import declare_ratio, put_ratio
 
 
@@ -40,22 +40,23 @@ class Emitter:
     specs: Mapping[str, Spec]
     window: str | None
 
-    def _labels(self, name: str, prop: str, extra: Iterable[str]) -> dict[str, str]:
-        labels = {"window": self.window, "property": prop} if self.window else {"property": prop}
-        labels.update(zip(self.specs[name].extra, extra, strict=True))
-        return labels
+    def _values(self, name: str, prop: str, extra: tuple[str, ...]) -> Values:
+        """The label values in `declare`'s order: window (if any), property, the spec's extras."""
+        if len(extra) != len(self.specs[name].extra):
+            raise ValueError(f"{name} takes labels {self.specs[name].extra}, got {extra}")
+        return (self.window, prop, *extra) if self.window else (prop, *extra)
 
     def gauge(self, name: str, prop: str, value: float | None, *extra: str) -> None:
         """A plain gauge; None is not exported."""
         if value is not None:
-            self.out.add(name, self._labels(name, prop, extra), value)
+            self.out.add_values(name, self._values(name, prop, extra), value)
 
     def ratio(self, name: str, prop: str, numerator: float, denominator: float, *extra: str) -> None:
         """A ratio with its sample size (and interval, for proportions); 0/0 exports only the size."""
         put_ratio(
             self.out,
             name,
-            self._labels(name, prop, extra),
+            self._values(name, prop, extra),
             numerator,
             denominator,
             proportion=self.specs[name].kind == "proportion",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -12,29 +11,36 @@ from prometheus_client.core import (
     Metric,
 )
 
-
-@dataclass
-class _Family:
-    kind: str
-    help: str
-    labels: tuple[str, ...]
-    samples: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
-    buckets: list[tuple[tuple[str, ...], list[tuple[str, float]], float]] = field(default_factory=list)
+Values = tuple[str, ...]  # label values in the order the metric declared its labels
 
 
 class MetricSet:
     """Collects samples by metric name, then yields one family per name (in declaration order)."""
 
     def __init__(self) -> None:
-        self._families: dict[str, _Family] = {}
+        self._families: dict[str, Metric] = {}
+        self._labels: dict[str, tuple[str, ...]] = {}
+        self._add: dict[str, Callable[[Sequence[str], float], None]] = {}
+        self._histograms: dict[str, HistogramMetricFamily] = {}
 
     def declare(self, name: str, kind: str, help_text: str, labels: Sequence[str]) -> None:
-        if name not in self._families:
-            self._families[name] = _Family(kind, help_text, tuple(labels))
+        if name in self._families:
+            return
+        self._labels[name] = tuple(labels)
+        if kind == "histogram":
+            histogram = HistogramMetricFamily(name, help_text, labels=labels)
+            self._families[name] = self._histograms[name] = histogram
+            return
+        scalar = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+        family = self._families[name] = scalar(name, help_text, labels=labels)
+        self._add[name] = family.add_metric
 
     def add(self, name: str, labels: Mapping[str, str], value: float) -> None:
-        family = self._families[name]
-        family.samples.append((tuple(labels[n] for n in family.labels), value))
+        self._add[name]([labels[n] for n in self._labels[name]], value)
+
+    def add_values(self, name: str, values: Values, value: float) -> None:
+        """`add` with the label values already in declaration order (the per-window hot path)."""
+        self._add[name](values, value)
 
     def add_histogram(
         self,
@@ -43,22 +49,7 @@ class MetricSet:
         buckets: list[tuple[str, float]],
         sum_value: float,
     ) -> None:
-        family = self._families[name]
-        family.buckets.append((tuple(labels[n] for n in family.labels), buckets, sum_value))
+        self._histograms[name].add_metric([labels[n] for n in self._labels[name]], buckets, sum_value)
 
     def families(self) -> Iterator[Metric]:
-        for name, fam in self._families.items():
-            metric: Metric
-            if fam.kind == "counter":
-                metric = CounterMetricFamily(name, fam.help, labels=fam.labels)
-                for values, value in fam.samples:
-                    metric.add_metric(values, value)
-            elif fam.kind == "histogram":
-                metric = HistogramMetricFamily(name, fam.help, labels=fam.labels)
-                for values, buckets, sum_value in fam.buckets:
-                    metric.add_metric(values, buckets, sum_value)
-            else:
-                metric = GaugeMetricFamily(name, fam.help, labels=fam.labels)
-                for values, value in fam.samples:
-                    metric.add_metric(values, value)
-            yield metric
+        yield from self._families.values()

@@ -7,9 +7,9 @@ denominator, exported even when 0) and, for proportions, `pulse_x_ratio_lower` a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from metrics_core.exposition.metricset import MetricSet
+from metrics_core.exposition.metricset import MetricSet, Values
 from metrics_core.formulas import ratio, wilson_interval
 
 SAMPLE_SIZE, LOWER, UPPER = "_sample_size", "_lower", "_upper"
@@ -29,18 +29,21 @@ def declare_ratio(
 def put_ratio(
     out: MetricSet,
     name: str,
-    labels: Mapping[str, str],
+    values: Values,
     numerator: float,
     denominator: float,
     proportion: bool = True,
 ) -> None:
-    """numerator / denominator with its sample size; nothing but the sample size when it is 0."""
-    out.add(name + SAMPLE_SIZE, labels, denominator)
+    """numerator / denominator with its sample size; nothing but the sample size when it is 0.
+
+    `values`: the label values in the order `declare_ratio` was given the labels.
+    """
+    out.add_values(name + SAMPLE_SIZE, values, denominator)
     value = ratio(numerator, denominator)
     if value is None:
         return
-    out.add(name, labels, value)
+    out.add_values(name, values, value)
     interval = wilson_interval(numerator, denominator) if proportion else None
     if interval is not None:
-        out.add(name + LOWER, labels, interval[0])
-        out.add(name + UPPER, labels, interval[1])
+        out.add_values(name + LOWER, values, interval[0])
+        out.add_values(name + UPPER, values, interval[1])

@@ -10,6 +10,7 @@ from metrics_core.exposition.emit import Emitter, Spec
 from metrics_core.exposition.metricset import MetricSet
 from metrics_core.exposition.views import FamilyView, WindowView
 from metrics_core.families.changes import SEP, field_name
+from metrics_core.families.web import UNIQUE_WITNESSES
 from metrics_core.formulas import mean_duration_seconds
 from metrics_core.labels import kept_values
 
@@ -91,7 +92,7 @@ def collect_window(view: WindowView, cap: int, emit: Emitter, known_properties: 
     unique_groups = {field_name(code, p): [field_name(code, p)] for p in props for code in ("uv", "au")}
     goal_members = _members(c["cv"], _kept(c["cv"], cap=cap), "cvv")
     feature_members = _members(c["fu"], _kept(c["fu"], cap=cap), "fuu")
-    counts = view.uniques({**unique_groups, **goal_members, **feature_members})
+    counts = view.uniques({**unique_groups, **goal_members, **feature_members}, UNIQUE_WITNESSES)
     for prop in sorted(props):
         ss, bs = c["ss"].get((prop,), 0), c["bs"].get((prop,), 0)
         emit.gauge("pulse_page_views", prop, c["pv"].get((prop,), 0))

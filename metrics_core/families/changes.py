@@ -45,7 +45,9 @@ class Changes:
     def sample(self, ts_ms: int, name: str, member: str, value: float | None) -> None:
         """A value in the distribution `name` at `ts_ms` (for exact medians); None withdraws it.
 
-        Withdraw an old sample before adding its replacement: the later call wins.
+        Withdraw an old sample before adding its replacement: the later call wins. As with
+        `unique`, count it at the same time (and withdraw that count with it): the exporter
+        reads distributions only in the buckets that hold counters.
         """
         self.samples.setdefault((ts_ms // 1000, name), {})[member] = value
 
@@ -54,6 +56,11 @@ class Changes:
         self.points.setdefault(name, {})[ts_ms] = value
 
     def unique(self, ts_ms: int, name: str, member: str) -> None:
+        """Add `member` to the unique set `name` at `ts_ms`.
+
+        Record it with a positive count at the same time (in this batch or an earlier one, and
+        never retracted): the exporter reads unique sets only in the buckets that hold counters.
+        """
         key = (ts_ms // 1000, name)
         members = self.uniques.get(key)
         if members is None:

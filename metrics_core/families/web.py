@@ -38,6 +38,18 @@ VISIT_TYPES = frozenset(
 )
 
 
+# Counts recorded with every add to a unique set, by the same event: a set `<code> SEP <rest>`
+# always comes with a count `<one of these codes> SEP <rest> [SEP <label>]` in the same second
+# (uv p with pv p, or im/ck/cv p <label>), never retracted. The exporter reads a set only in
+# the buckets that hold one of them (views.WindowView.uniques).
+UNIQUE_WITNESSES: Mapping[str, tuple[str, ...]] = {
+    "uv": ("pv", "im", "ck", "cv"),  # VISIT_TYPES
+    "au": ("pv", "im", "ck", "cv", "fu"),  # any event with a user_id
+    "cvv": ("cv",),
+    "fuu": ("fu",),
+}
+
+
 def visitor_of(event: Event) -> str | None:
     """The visitor: the device's anonymous id, else the user id (stable across a login)."""
     fields = event.fields

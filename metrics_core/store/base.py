@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from metrics_core.events.model import Event
 from metrics_core.families.changes import Spread
@@ -111,29 +111,39 @@ class Store(Protocol):
         ...
 
 
+# A scrape's counter buckets: bucket width -> shard -> bucket start -> {field: value}, only the
+# buckets that hold anything (see Reader.buckets).
+Buckets = dict[int, dict[ShardId, dict[int, dict[str, int]]]]
+
+
+class UniqueGroup(NamedTuple):
+    """Unique sets to count as one union, and the buckets (shard, start) to read them in."""
+
+    names: Sequence[str]
+    buckets: Sequence[tuple[ShardId, int]]
+
+
 class Reader(Protocol):
     """The exporter's side: sums over every shard of a family, read at scrape time."""
 
     def shards(self) -> list[ShardId]: ...
 
-    def counters(
-        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int]
-    ) -> dict[str, int]: ...
+    def buckets(self, shards: Sequence[ShardId], spans: Mapping[int, range]) -> Buckets:
+        """The counter buckets of every shard in each span (bucket width -> the starts to read,
+        `range(0, 1)` for the totals' width 0), leaving out the buckets without counters."""
+        ...
 
-    def uniques(
-        self,
-        shards: Sequence[ShardId],
-        bucket_ms: int,
-        starts: Sequence[int],
-        groups: Mapping[str, Sequence[str]],
-    ) -> dict[str, int]:
-        """For each group, the size of the union of its unique sets over shards and buckets."""
+    def uniques(self, bucket_ms: int, groups: Mapping[str, UniqueGroup]) -> dict[str, int]:
+        """For each group, the size of the union of its unique sets in its buckets: the views
+        choose the buckets with counters (a unique set is only ever written with a counter in
+        its bucket, `Changes.unique`), so the others hold none."""
         ...
 
     def samples(
-        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int], names: Sequence[str]
+        self, bucket_ms: int, buckets: Mapping[ShardId, Sequence[int]], names: Sequence[str]
     ) -> dict[str, list[float]]:
-        """Every sample of each distribution over shards and buckets (one per member)."""
+        """Every sample of each distribution in the given buckets (one per member); as for
+        `uniques`, the buckets with counters: a sample is only ever written with a count."""
         ...
 
     def series_names(self, shards: Sequence[ShardId]) -> set[str]: ...

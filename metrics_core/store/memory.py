@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import product
 
 from metrics_core.errors import StoreConflict
-from metrics_core.store.base import Commit, ShardId, Snapshot
+from metrics_core.store.base import Buckets, Commit, ShardId, Snapshot, UniqueGroup
 
 
 @dataclass
@@ -112,36 +112,36 @@ class MemoryStore:
     def shards(self) -> list[ShardId]:
         return sorted(self._registered)
 
-    def counters(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int]) -> dict[str, int]:
-        total: defaultdict[str, int] = defaultdict(int)
-        for shard in shards:
-            for start in starts:
-                for name, value in self._shards[shard].counters.get((bucket_ms, start), {}).items():
-                    total[name] += value
-        return dict(total)
+    def buckets(self, shards: Sequence[ShardId], spans: Mapping[int, range]) -> Buckets:
+        found: Buckets = {}
+        for width, starts in spans.items():
+            found[width] = {
+                shard: {
+                    start: dict(fields)
+                    for start in starts
+                    if (fields := self._shards[shard].counters.get((width, start)))
+                }
+                for shard in shards
+            }
+        return found
 
-    def uniques(
-        self,
-        shards: Sequence[ShardId],
-        bucket_ms: int,
-        starts: Sequence[int],
-        groups: Mapping[str, Sequence[str]],
-    ) -> dict[str, int]:
+    def uniques(self, bucket_ms: int, groups: Mapping[str, UniqueGroup]) -> dict[str, int]:
         result = {}
-        for group, names in groups.items():
+        for group, (names, buckets) in groups.items():
             members: set[str] = set()
-            for shard, start, name in product(shards, starts, names):
+            for (shard, start), name in product(buckets, names):
                 members |= self._shards[shard].uniques.get((bucket_ms, start, name), set())
             result[group] = len(members)
         return result
 
     def samples(
-        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int], names: Sequence[str]
+        self, bucket_ms: int, buckets: Mapping[ShardId, Sequence[int]], names: Sequence[str]
     ) -> dict[str, list[float]]:
         return {
             name: [
                 v
-                for shard, start in product(shards, starts)
+                for shard, starts in buckets.items()
+                for start in starts
                 for v in self._shards[shard].samples.get((bucket_ms, start, name), {}).values()
             ]
             for name in names

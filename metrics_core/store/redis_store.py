@@ -2,19 +2,17 @@
 
 A standalone Redis (`redis://`, `rediss://` for TLS) or a Redis Cluster (`redis+cluster://`,
 `rediss+cluster://`: any node; the client discovers the rest). Every script call touches one
-shard, one hash slot, so the cluster needs nothing else of the worker. The exporter's reads
-are pipelined per node; unions of HyperLogLogs across shards (slots) are merged per shard
-first and counted under one temporary hash tag (`uniques`).
+shard, one hash slot, so the cluster needs nothing else of the worker. The exporter's side
+is `redis_reader.RedisReader`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
-from itertools import compress, product
+from itertools import compress
 from typing import Any
-from uuid import uuid4
 
 import orjson
 import redis
@@ -29,8 +27,9 @@ from metrics_core.errors import StoreConflict, StoreUnavailable
 from metrics_core.store.base import Commit, ShardId, Snapshot
 
 LIBRARY = resources.files("metrics_core.store").joinpath("pulse.lua").read_text()
+READ_LIBRARY = resources.files("metrics_core.store").joinpath("pulse_read.lua").read_text()  # exporter
 _FLAGS = bytes.maketrans(b"01", b"\x00\x01")  # pulse_snapshot's de-dup flags -> falsy/truthy bytes
-_UNAVAILABLE = (
+UNAVAILABLE = (  # the errors that mean Redis is away (not a bad call)
     RedisConnectionError,
     RedisTimeoutError,
     OSError,
@@ -39,7 +38,6 @@ _UNAVAILABLE = (
     SlotNotCoveredError,
 )
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
-TEMP_KEY_TTL_MS = 10_000  # the exporter's HyperLogLog unions in cluster mode
 
 SyncClient = redis.Redis | RedisCluster
 AsyncClient = aioredis.Redis | AsyncRedisCluster
@@ -177,10 +175,12 @@ class RedisStore:
         self._ns = ns
 
     async def setup(self) -> None:
-        """Load (or replace) the Redis Functions library; safe to call from every worker."""
+        """Load (or replace) the Redis Functions libraries, the exporter's too (so an exporter
+        without the right to load them finds them); safe to call from every worker."""
         try:
             await self._redis.function_load(LIBRARY, replace=True)
-        except _UNAVAILABLE as exc:
+            await self._redis.function_load(READ_LIBRARY, replace=True)
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot reach Redis to load functions: {exc}") from exc
 
     async def close(self) -> None:
@@ -195,7 +195,7 @@ class RedisStore:
                     raise
                 await self.setup()  # a restarted Redis without persistence lost the library
                 return await self._redis.fcall(name, 1, shard_prefix(self._ns, shard), *args)
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis unavailable during {name} for shard {shard}: {exc}") from exc
 
     async def snapshot(
@@ -232,7 +232,7 @@ class RedisStore:
     async def register(self, shard: ShardId) -> None:
         try:
             await self._redis.sadd(f"{self._ns}:shards", str(shard))
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis unavailable registering shard {shard}: {exc}") from exc
 
 
@@ -243,133 +243,3 @@ def _labels(flat: list[Any]) -> dict[str, dict[str, int]]:
             pairs[i].decode(): int(float(pairs[i + 1])) for i in range(0, len(pairs), 2)
         }
     return result
-
-
-class RedisReader:
-    """The exporter's reads, synchronous (the Prometheus collector runs in the HTTP thread)."""
-
-    def __init__(self, url: str, ns: str = "pulse") -> None:
-        self._redis = connect(url, decode_responses=True, socket_timeout=5)
-        self._raw = connect(url, socket_timeout=5) if is_cluster(url) else None  # HyperLogLog bytes
-        self._ns = ns
-
-    def shards(self) -> list[ShardId]:
-        members: set[str] = self._redis.smembers(f"{self._ns}:shards")  # type: ignore[assignment]
-        return sorted(ShardId(f, int(p)) for f, _, p in (m.rpartition(":") for m in members))
-
-    def counters(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int]) -> dict[str, int]:
-        pipe = self._redis.pipeline(transaction=False)
-        for shard in shards:
-            prefix = shard_prefix(self._ns, shard)
-            for start in starts:
-                pipe.hgetall(f"{prefix}:c:{bucket_ms}:{start}")
-        total: defaultdict[str, int] = defaultdict(int)
-        for fields in pipe.execute():
-            for name, value in fields.items():
-                total[name] += int(value)
-        return dict(total)
-
-    def uniques(
-        self,
-        shards: Sequence[ShardId],
-        bucket_ms: int,
-        starts: Sequence[int],
-        groups: Mapping[str, Sequence[str]],
-    ) -> dict[str, int]:
-        if not groups:
-            return {}
-        if self._raw is not None:
-            return self._cluster_uniques(shards, bucket_ms, starts, groups)
-        pipe = self._redis.pipeline(transaction=False)
-        for names in groups.values():
-            pipe.pfcount(
-                *[
-                    f"{shard_prefix(self._ns, shard)}:h:{bucket_ms}:{start}:{name}"
-                    for shard, start, name in product(shards, starts, names)
-                ]
-            )
-        return dict(zip(groups, pipe.execute(), strict=True))
-
-    def _cluster_uniques(
-        self,
-        shards: Sequence[ShardId],
-        bucket_ms: int,
-        starts: Sequence[int],
-        groups: Mapping[str, Sequence[str]],
-    ) -> dict[str, int]:
-        """PFCOUNT over keys of several slots, which a cluster refuses (CROSSSLOT) in one call.
-
-        Per group and shard, PFMERGE its buckets into a temporary key in the shard's slot; GET
-        those; SET them under one temporary hash tag and PFCOUNT there. Temporary keys expire
-        in 10 s even if the exporter dies midway.
-        """
-        assert self._raw is not None
-        if not shards:
-            return dict.fromkeys(groups, 0)
-        token = uuid4().hex
-        merges = self._raw.pipeline(transaction=False)
-        merged: list[str] = []
-        for g, names in enumerate(groups.values()):
-            for shard in shards:
-                prefix = shard_prefix(self._ns, shard)
-                target = f"{prefix}:tmp:{token}:{g}"
-                sources = [f"{prefix}:h:{bucket_ms}:{start}:{name}" for start, name in product(starts, names)]
-                merges.execute_command("PFMERGE", target, *sources)  # one slot: allowed in a pipeline
-                merges.pexpire(target, TEMP_KEY_TTL_MS)
-                merged.append(target)
-        merges.execute()
-        fetch = self._raw.pipeline(transaction=False)
-        for key in merged:
-            fetch.get(key)
-        sketches = fetch.execute()
-        tag = f"{{{self._ns}:union:{token}}}"
-        count = self._raw.pipeline(transaction=False)
-        for i, sketch in enumerate(sketches):
-            count.set(f"{tag}:{i}", sketch, px=TEMP_KEY_TTL_MS)
-        per_group = len(shards)
-        for g in range(len(groups)):
-            count.execute_command(
-                "PFCOUNT", *[f"{tag}:{i}" for i in range(g * per_group, (g + 1) * per_group)]
-            )
-        cleanup = [*merged, *(f"{tag}:{i}" for i in range(len(sketches)))]
-        results = count.execute()[len(sketches) :]
-        self._raw.unlink(*cleanup)
-        return dict(zip(groups, (int(n) for n in results), strict=True))
-
-    def samples(
-        self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int], names: Sequence[str]
-    ) -> dict[str, list[float]]:
-        pipe = self._redis.pipeline(transaction=False)
-        for name in names:
-            for shard, start in product(shards, starts):
-                pipe.zrange(
-                    f"{shard_prefix(self._ns, shard)}:q:{bucket_ms}:{start}:{name}", 0, -1, withscores=True
-                )
-        replies = iter(pipe.execute())
-        per_key = len(shards) * len(starts)
-        return {name: [score for _ in range(per_key) for _, score in next(replies)] for name in names}
-
-    def series_names(self, shards: Sequence[ShardId]) -> set[str]:
-        pipe = self._redis.pipeline(transaction=False)
-        for shard in shards:
-            pipe.smembers(f"{shard_prefix(self._ns, shard)}:zs")
-        return set().union(*pipe.execute()) if shards else set()
-
-    def series_at(self, shards: Sequence[ShardId], name: str, at_ms: int) -> tuple[int, float] | None:
-        pipe = self._redis.pipeline(transaction=False)
-        for shard in shards:
-            pipe.zrevrangebyscore(f"{shard_prefix(self._ns, shard)}:z:{name}", at_ms, "-inf", 0, 1)
-        found = [member.split(":", 1) for reply in pipe.execute() for member in reply]
-        return max(((int(ts), float(v)) for ts, v in found), default=None)
-
-    def pipeline(self, shards: Sequence[ShardId]) -> list[dict[str, int]]:
-        pipe = self._redis.pipeline(transaction=False)
-        for shard in shards:
-            pipe.hgetall(f"{shard_prefix(self._ns, shard)}:pipe")
-        return [{k: int(v) for k, v in h.items()} for h in pipe.execute()]
-
-    def ping(self) -> bool:
-        try:
-            return bool(self._redis.ping())
-        except _UNAVAILABLE:
-            return False

@@ -30,7 +30,8 @@ from metrics_core.registry import family_logic
 from metrics_core.routing import partition_for, routing_key
 from metrics_core.settings import Settings
 from metrics_core.store.base import ShardId
-from metrics_core.store.redis_store import RedisReader, RedisStore, namespace
+from metrics_core.store.redis_reader import RedisReader
+from metrics_core.store.redis_store import RedisStore, namespace
 from streams.bridge import limits_of
 from streams.embedded import EmbeddedRedis
 

@@ -7,8 +7,9 @@ the worker could not commit, the exporter would answer `pulse_up 0`.
 
 The cluster: three redis-server processes in cluster mode on free ports, joined by
 `redis-cli --cluster create ... --cluster-replicas 0` (Debian's redis-tools), used through a
-`redis+cluster://` URL. The end-to-end tests of the families and of `pulse rebuild` run as
-they are, with the cluster in place of their single Redis.
+`redis+cluster://` URL. The end-to-end tests of the families and of `pulse rebuild`, and the
+golden scrape (test_scrape_golden.py: byte for byte the standalone text), run as they are,
+with the cluster in place of their single Redis.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.integration import (
     test_customer_end_to_end,
     test_email_end_to_end,
     test_rebuild,
+    test_scrape_golden,
     test_social_end_to_end,
     test_survey_end_to_end,
     test_web_end_to_end,
@@ -112,7 +114,12 @@ def _run(test: Callable[..., None], available: dict[str, Any]) -> None:
 
 @pytest.fixture
 def fixtures(
-    kafka: EmbeddedKafka, cluster: Cluster, topic_prefix: str, tmp_path: Path, promtool: str
+    kafka: EmbeddedKafka,
+    cluster: Cluster,
+    topic_prefix: str,
+    tmp_path: Path,
+    promtool: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, Any]]:
     client = connect(cluster.url)
     yield {
@@ -122,6 +129,7 @@ def fixtures(
         "topic_prefix": topic_prefix,
         "tmp_path": tmp_path,
         "promtool": promtool,
+        "monkeypatch": monkeypatch,
     }
     client.close()
 
@@ -133,6 +141,8 @@ END_TO_END = {
     "social": test_social_end_to_end.test_social_metrics_exact_through_kafka_redis_and_a_sigkill,
     "customer": test_customer_end_to_end.test_customer_metrics_exact_through_kafka_redis_and_a_sigkill,
     "rebuild": test_rebuild.test_rebuild_replays_to_identical_values,
+    "scrape": test_scrape_golden.test_the_scrape_of_a_populated_redis_is_the_golden_text,
+    "functions": test_scrape_golden.test_the_exporter_loads_its_functions_into_a_redis_that_lost_them,
 }
 
 

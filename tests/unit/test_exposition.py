@@ -19,7 +19,7 @@ from metrics_core.exposition import web
 from metrics_core.exposition.emit import Emitter
 from metrics_core.exposition.metricset import MetricSet
 from metrics_core.families.changes import SEP, field_name
-from metrics_core.store.base import ShardId
+from metrics_core.store.base import Buckets, ShardId, UniqueGroup
 from metrics_core.store.memory import MemoryStore
 from tests.unit.conftest import (
     NOW_MS,
@@ -112,7 +112,7 @@ def test_hostile_label_values_pass_promtool_unsanitised(promtool: str) -> None:
         def __init__(self) -> None:
             self.counters = counters
 
-        def uniques(self, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+        def uniques(self, groups: Mapping[str, Sequence[str]], witnesses: object = None) -> dict[str, int]:
             return dict.fromkeys(groups, 1)
 
     web.collect_window(View(), 500, Emitter(out, web.SPECS, "5m"))  # type: ignore[arg-type]
@@ -173,16 +173,10 @@ class StubReader:
     def shards(self) -> list[ShardId]:
         return list(self.SHARDS)
 
-    def counters(self, shards: Sequence[ShardId], bucket_ms: int, starts: Sequence[int]) -> dict[str, int]:
-        return {}
+    def buckets(self, shards: Sequence[ShardId], spans: Mapping[int, range]) -> Buckets:
+        return {width: {} for width in spans}
 
-    def uniques(
-        self,
-        shards: Sequence[ShardId],
-        bucket_ms: int,
-        starts: Sequence[int],
-        groups: Mapping[str, Sequence[str]],
-    ) -> dict[str, int]:
+    def uniques(self, bucket_ms: int, groups: Mapping[str, UniqueGroup]) -> dict[str, int]:
         return dict.fromkeys(groups, 0)
 
     def pipeline(self, shards: Sequence[ShardId]) -> list[dict[str, int]]:
