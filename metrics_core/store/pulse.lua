@@ -32,9 +32,10 @@ local function fingerprints(blob, pos, n)
   return fps, pos
 end
 
-local function add_set_members(key, members)
+-- SADD or PFADD of many members, CHUNK at a time (unpack() has a limit).
+local function add_in_chunks(command, key, members)
   for i = 1, #members, CHUNK do
-    redis.call('SADD', key, unpack(members, i, math.min(i + CHUNK - 1, #members)))
+    redis.call(command, key, unpack(members, i, math.min(i + CHUNK - 1, #members)))
   end
 end
 
@@ -81,12 +82,6 @@ local function incr_fields(key, fields)
   end
 end
 
-local function add_members(key, members)
-  for i = 1, #members, CHUNK do
-    redis.call('PFADD', key, unpack(members, i, math.min(i + CHUNK - 1, #members)))
-  end
-end
-
 -- pulse_commit: apply one batch atomically, or nothing.
 -- ARGV[1] JSON payload (see RedisStore._payload), ARGV[2] fingerprints (8 bytes each),
 -- ARGV[3] the entity states end to end (the payload's s: [key, size or -1 to delete, expire at]).
@@ -107,7 +102,7 @@ local function pulse_commit(keys, args)
     local key = p .. ':dd:' .. b[1]
     local fps
     fps, pos = fingerprints(blob, pos, tonumber(b[2]))
-    add_set_members(key, fps)
+    add_in_chunks('SADD', key, fps)
     redis.call('PEXPIREAT', key, c.ddx)
   end
   local states, at = args[3], 1
@@ -149,7 +144,7 @@ local function pulse_commit(keys, args)
   end
   for _, h in ipairs(c.h) do
     local key = p .. ':h:' .. h[1]
-    add_members(key, h[3])
+    add_in_chunks('PFADD', key, h[3])
     redis.call('PEXPIREAT', key, h[2])
   end
   -- releases first: a value released and admitted again in one batch stays admitted
