@@ -94,17 +94,25 @@ def email(view: View) -> list[Cell]:
     return [(label, show(view.gauge(name))) for label, name, show in EMAIL]
 
 
+def _largest_by(
+    view: View, title: str, metric: str, label: str, plural: str, show: Callable[[float | None], str]
+) -> list[Cell]:
+    """ "<title> <value>" cells of `metric` per value of `label`, largest sample sizes first; [] for none."""
+    values = view.by_label(metric, label)
+    shown, hidden = largest(view.by_label(f"{metric}_sample_size", label))
+    cells = [(f"{title} {value}", show(values.get(value))) for value in shown]
+    return cells + _more(hidden, label, plural) if shown else []
+
+
 def social(view: View) -> list[Cell]:
     """Interactions summed over platforms and kinds; engagement per platform (most impressions first)."""
     cells = [
         ("interactions", count(view.total("pulse_social_interactions"))),
         ("share of voice", percent(view.gauge("pulse_social_share_of_voice_ratio"))),
     ]
-    ratios = view.by_label("pulse_social_engagement_ratio", "platform")
-    platforms, hidden = largest(view.by_label("pulse_social_engagement_ratio_sample_size", "platform"))
-    for platform in platforms:
-        cells.append((f"engagement {platform}", percent(ratios.get(platform))))
-    return cells + (_more(hidden, "platform", "platforms") if platforms else [("engagement ratio", MISSING)])
+    metric = "pulse_social_engagement_ratio"
+    engagement = _largest_by(view, "engagement", metric, "platform", "platforms", percent)
+    return cells + (engagement or [("engagement ratio", MISSING)])
 
 
 def survey(view: View) -> list[Cell]:
@@ -142,11 +150,8 @@ def customers(view: View) -> list[Cell]:
         ("churn ratio", percent(view.gauge("pulse_churn_ratio"))),
         ("retention ratio", percent(view.gauge("pulse_retention_ratio"))),
     ]
-    values = view.by_label("pulse_average_order_value", "currency")
-    currencies, hidden = largest(view.by_label("pulse_average_order_value_sample_size", "currency"))
-    for currency in currencies:
-        cells.append((f"AOV {currency}", decimal(values.get(currency))))
-    return cells + (_more(hidden, "currency", "currencies") if currencies else [("AOV", MISSING)])
+    aov = _largest_by(view, "AOV", "pulse_average_order_value", "currency", "currencies", decimal)
+    return cells + (aov or [("AOV", MISSING)])
 
 
 def pipeline(view: View) -> list[Cell]:
