@@ -255,8 +255,8 @@ class Applier:
         self, fresh: Sequence[Event], todo: Plan, duplicates: int, shard: ShardId
     ) -> Counter[str]:
         counts: Counter[str] = Counter()
-        for event in fresh:
-            counts["acc\x1f" + event.type] += 1
+        for event_type, n in Counter(event.type for event in fresh).items():
+            counts["acc\x1f" + event_type] = n
         for _, rejection in todo.rejected:
             counts["rej\x1f" + rejection.reason.value] += 1
         counts["dup"] += duplicates

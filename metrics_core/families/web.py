@@ -71,12 +71,14 @@ class _Labels:
     folding the same value twice in a batch gives the same answer, so the batch keeps them.
     """
 
-    __slots__ = ("_ctx", "_names", "_values")
+    __slots__ = ("_ctx", "_exits", "_names", "_sessions", "_values")
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._values: dict[tuple[str, str], str] = {}
         self._names: dict[tuple[str, str], str] = {}
+        self._sessions: dict[str, tuple[str, str, str]] = {}
+        self._exits: dict[tuple[str, str], str] = {}
 
     def value(self, label: str, raw: str) -> str:
         """`raw` sanitised (a page loses its query string) and folded under the label cap."""
@@ -93,6 +95,24 @@ class _Labels:
         if found is None:
             parts = (kind, prop, self.value(label, raw)) if label else (kind, prop)
             found = self._names[key] = field_name(*parts)
+        return found
+
+    def session_names(self, prop: str) -> tuple[str, str, str]:
+        """The names of sessions started, bounced sessions and session duration of `prop`."""
+        found = self._sessions.get(prop)
+        if found is None:
+            found = self._sessions[prop] = (
+                field_name("ss", prop),
+                field_name("bs", prop),
+                field_name("sd", prop),
+            )
+        return found
+
+    def exit_name(self, prop: str, page: str) -> str:
+        """The exits counter of an already folded `page` (sessions keep their pages folded)."""
+        found = self._exits.get((prop, page))
+        if found is None:
+            found = self._exits[(prop, page)] = field_name("ex", prop, page)
         return found
 
 
@@ -133,8 +153,10 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 
-def _session_changes(sessions: list[Session], sign: int, prop: str, changes: Changes) -> None:
-    started, bounced, duration = (field_name(kind, prop) for kind in ("ss", "bs", "sd"))
+def _session_changes(
+    sessions: list[Session], sign: int, prop: str, labels: _Labels, changes: Changes
+) -> None:
+    started, bounced, duration = labels.session_names(prop)
     count = changes.count
     for first_ms, last_ms, views, exit_ms, exit_page in sessions:
         count(first_ms, started, sign)
@@ -142,7 +164,7 @@ def _session_changes(sessions: list[Session], sign: int, prop: str, changes: Cha
             count(first_ms, bounced, sign)
         if last_ms > first_ms:
             count(first_ms, duration, sign * (last_ms - first_ms))
-        count(exit_ms, field_name("ex", prop, exit_page), sign)
+        count(exit_ms, labels.exit_name(prop, exit_page), sign)
 
 
 def _load(raw: bytes | None, live_from_ms: int) -> list[Session]:
@@ -183,7 +205,7 @@ class WebFamily:
                 explicit = bool(fields.get("session_id"))
                 views[session_entity(event)].append((event.ts_ms, page, prop, explicit))
         for key, entity_views in views.items():
-            self._revise(key, entity_views, states.get(key), ctx, changes)
+            self._revise(key, entity_views, states.get(key), ctx, labels, changes)
 
     @staticmethod
     def _revise(
@@ -191,6 +213,7 @@ class WebFamily:
         entity_views: list[tuple[int, str, str, bool]],
         raw: bytes | None,
         ctx: Context,
+        labels: _Labels,
         changes: Changes,
     ) -> None:
         """Retract the entity's sessions as they were, add them as they are now."""
@@ -201,7 +224,7 @@ class WebFamily:
         for ts_ms, page, _, _ in entity_views:
             after = add_view(after, ts_ms, page, timeout)
         kept = set(before).intersection(after)  # unchanged sessions would cancel out anyway
-        _session_changes([x for x in before if x not in kept], -1, prop, changes)
-        _session_changes([x for x in after if x not in kept], +1, prop, changes)
+        _session_changes([x for x in before if x not in kept], -1, prop, labels, changes)
+        _session_changes([x for x in after if x not in kept], +1, prop, labels, changes)
         expire_at = max(s.last_ms for s in after) + ctx.retention_ms
         changes.put_state(key, orjson.dumps([list(s) for s in after]), expire_at)
