@@ -145,10 +145,17 @@ class Limits:
 class Applier:
     """Applies batches of one family to the store, one shard (partition) at a time."""
 
-    def __init__(self, store: Store, family: Family, limits: Limits) -> None:
+    def __init__(
+        self,
+        store: Store,
+        family: Family,
+        limits: Limits,
+        clock: Callable[[], float] = time.perf_counter,  # seconds, for the apply latency
+    ) -> None:
         self._store = store
         self._family = family
         self._limits = limits
+        self._clock = clock
         self._labels: dict[ShardId, tuple[int, LabelCap]] = {}
         self._latency_s: dict[ShardId, float] = {}
         self._registered: set[ShardId] = set()
@@ -162,7 +169,7 @@ class Applier:
         gauges: Mapping[str, int] | None = None,
         now_ms: int | None = None,
     ) -> Outcome:
-        started = time.perf_counter()
+        started = self._clock()
         if shard not in self._registered:
             await self._store.register(shard)
             self._registered.add(shard)
@@ -195,7 +202,7 @@ class Applier:
             if version == 0:
                 return Outcome(fenced=True, attempts=attempt)
             self._labels[shard] = (version, labels)
-            self._latency_s[shard] = time.perf_counter() - started
+            self._latency_s[shard] = self._clock() - started
             return replace(outcome, attempts=attempt)
         raise StoreConflict(
             f"shard {shard}: {MAX_ATTEMPTS} conflicting commits in a row; "

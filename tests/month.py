@@ -7,7 +7,8 @@ the result is the same on every run (tests/integration/test_scrape_golden.py); a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -45,11 +46,11 @@ TICKS = (
 )
 
 
-async def populate(store: Store) -> None:
+async def populate(store: Store, clock: Callable[[], float] = time.perf_counter) -> None:
     """Apply the month to `store` (a RedisStore must be set up already)."""
     limits = Limits(WINDOWS, retention_ms(WINDOWS), 72 * HOUR_MS, 30 * MINUTE_MS, LABEL_CAP)
     traffic = Traffic(seed=7, start_ms=NOW_MS - TICKS[0][0], properties=PROPERTIES)
-    appliers = {family: Applier(store, family_logic(family), limits) for family in FAMILIES}
+    appliers = {family: Applier(store, family_logic(family), limits, clock) for family in FAMILIES}
     offsets = dict.fromkeys(FAMILIES, 0)
     for ago_ms, count in TICKS:
         by_family: dict[str, list[Record]] = {family: [] for family in FAMILIES}

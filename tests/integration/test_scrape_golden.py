@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from metrics_core import batch
 from metrics_core.exposition.collector import PulseCollector
 from metrics_core.store.redis_reader import RedisReader
 from metrics_core.store.redis_store import RedisStore, connect, namespace
@@ -32,11 +32,11 @@ pytestmark = pytest.mark.integration
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "scrape_golden.prom"
 
 
-async def _populate(url: str, ns: str) -> None:
+async def _populate(url: str, ns: str, clock: Callable[[], float] = time.perf_counter) -> None:
     store = RedisStore(url, ns)
     try:
         await store.setup()
-        await populate(store)
+        await populate(store, clock)
     finally:
         await store.close()
 
@@ -49,12 +49,9 @@ def scrape(url: str, ns: str) -> str:
     return generate_latest(registry).decode()
 
 
-def test_the_scrape_of_a_populated_redis_is_the_golden_text(
-    redis_server: Any, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(batch, "time", SimpleNamespace(perf_counter=lambda: 0.0))  # apply latency 0 s
+def test_the_scrape_of_a_populated_redis_is_the_golden_text(redis_server: Any, topic_prefix: str) -> None:
     ns = namespace(topic_prefix)
-    asyncio.run(_populate(redis_server.url, ns))
+    asyncio.run(_populate(redis_server.url, ns, clock=lambda: 0.0))  # apply latency 0 s
     text = scrape(redis_server.url, ns)
     assert "pulse_up 1.0" in text
     if os.environ.get("PULSE_UPDATE_GOLDEN"):

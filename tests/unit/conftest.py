@@ -6,6 +6,7 @@ tests can be worked out by hand from the event times.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -230,9 +231,10 @@ def applier() -> HarnessFactory:
         store: MemoryStore | None = None,
         partition: int = 0,
         session_timeout_ms: int = SESSION_TIMEOUT_MS,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> Harness:
         store = store if store is not None else MemoryStore()
         limits = Limits(windows, retention_ms(windows), 72 * HOUR_S * 1000, session_timeout_ms, label_cap)
-        return Harness(store, Applier(store, WebFamily(), limits), windows, label_cap, partition)
+        return Harness(store, Applier(store, WebFamily(), limits, clock), windows, label_cap, partition)
 
     return make

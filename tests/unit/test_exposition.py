@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
-from types import SimpleNamespace
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from metrics_core import batch
 from metrics_core.events.model import FAMILIES, Reason
 from metrics_core.events.schema import TYPES
 from metrics_core.exposition import web
@@ -228,11 +226,10 @@ def test_pipeline_sums_shards_and_buckets_are_cumulative() -> None:
     assert scrape.value("pulse_batch_apply_seconds_sum", topic="clickstream") == pytest.approx(12.034)
 
 
-async def test_apply_latency_histogram(applier: HarnessFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_apply_latency_histogram(applier: HarnessFactory) -> None:
     # each apply reads the clock twice: start, and after the commit; latencies 0.25, 0.5, 16 s
     ticks = iter([1.0, 1.25, 2.0, 2.5, 4.0, 20.0, 30.0, 30.0])
-    monkeypatch.setattr(batch, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
-    pulse = applier()
+    pulse = applier(clock=lambda: next(ticks))
     for i in range(4):
         await pulse.feed(page_view(f"e{i}", N - 60, "/", anonymous_id="v"))
     scrape = pulse.scrape()
