@@ -71,13 +71,12 @@ class _Labels:
     folding the same value twice in a batch gives the same answer, so the batch keeps them.
     """
 
-    __slots__ = ("_ctx", "_exits", "_names", "_sessions", "_values")
+    __slots__ = ("_ctx", "_exits", "_names", "_values")
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._values: dict[tuple[str, str], str] = {}
         self._names: dict[tuple[str, str], str] = {}
-        self._sessions: dict[str, tuple[str, str, str]] = {}
         self._exits: dict[tuple[str, str], str] = {}
 
     def value(self, label: str, raw: str) -> str:
@@ -95,17 +94,6 @@ class _Labels:
         if found is None:
             parts = (kind, prop, self.value(label, raw)) if label else (kind, prop)
             found = self._names[key] = field_name(*parts)
-        return found
-
-    def session_names(self, prop: str) -> tuple[str, str, str]:
-        """The names of sessions started, bounced sessions and session duration of `prop`."""
-        found = self._sessions.get(prop)
-        if found is None:
-            found = self._sessions[prop] = (
-                field_name("ss", prop),
-                field_name("bs", prop),
-                field_name("sd", prop),
-            )
         return found
 
     def exit_name(self, prop: str, page: str) -> str:
@@ -156,7 +144,7 @@ HANDLERS: Mapping[str, Handler] = {
 def _session_changes(
     sessions: list[Session], sign: int, prop: str, labels: _Labels, changes: Changes
 ) -> None:
-    started, bounced, duration = labels.session_names(prop)
+    started, bounced, duration = labels.name("ss", prop), labels.name("bs", prop), labels.name("sd", prop)
     count = changes.count
     for first_ms, last_ms, views, exit_ms, exit_page in sessions:
         count(first_ms, started, sign)
