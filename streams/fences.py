@@ -89,15 +89,21 @@ class GuardedStore:
         return snap
 
     async def commit(self, shard: ShardId, commit: Commit) -> int:
-        errors = self._errors[shard.family]
+        # taken before the await: a concurrent commit of another partition must not write them too
+        errors = self._errors.pop(shard.family, 0)
         if errors:
             pipeline = Counter(commit.pipeline)
             pipeline[STORE_ERRORS] += errors
             commit = replace(commit, pipeline=pipeline)
-        version = await self._inner.commit(shard, commit)
+        try:
+            version = await self._inner.commit(shard, commit)
+        except BaseException:
+            self._errors[shard.family] += errors  # not written: pending again
+            raise
         if version:
-            self._errors[shard.family] -= errors  # written; failures since then stay pending
             self._versions[shard] = version
+        else:
+            self._errors[shard.family] += errors  # fenced: nothing written
         # applied now, or before (fenced): either way the store holds this offset
         _, applied = self._applied.get(commit.source, (shard, -1))
         self._applied[commit.source] = (shard, max(applied, commit.last_offset))

@@ -57,6 +57,33 @@ def test_a_conflicting_commit_keeps_the_failures_pending() -> None:
     assert memory.pipeline([SHARD]) == [{"err": 1}]
 
 
+def test_concurrent_commits_of_two_partitions_write_the_failures_once() -> None:
+    """A fetch's partitions commit concurrently (streams/bridge.py): one of them carries them."""
+
+    class SlowStore(MemoryStore):
+        async def commit(self, shard: ShardId, commit: Commit) -> int:
+            await asyncio.sleep(0)  # the other partition's commit starts meanwhile
+            return await super().commit(shard, commit)
+
+    memory = SlowStore()
+    store = GuardedStore(memory)
+    other = ShardId("clickstream", 1)
+    store.failed("clickstream")
+    store.failed("clickstream")
+
+    def written() -> int:
+        return sum(p.get("err", 0) for p in memory.pipeline([SHARD, other]))
+
+    asyncio.run(asyncio.wait_for(_both(store, other), 5))
+    assert written() == 2
+    asyncio.run(store.commit(SHARD, _commit(1, 20)))  # nothing pending any more, nothing taken back
+    assert written() == 2
+
+
+async def _both(store: GuardedStore, other: ShardId) -> None:
+    await asyncio.gather(store.commit(SHARD, _commit(0, 10)), store.commit(other, _commit(0, 10)))
+
+
 def test_a_fence_that_went_back_stops_the_batch_before_any_write() -> None:
     memory = MemoryStore()
     store = GuardedStore(memory)
