@@ -11,6 +11,7 @@ from setuptools import setup
 
 COMPILED = [  # listed in tests/conftest.py's staleness check through this file
     "metrics_core/events/decode.py",
+    "metrics_core/events/model.py",
     "metrics_core/events/schema.py",
     "metrics_core/events/timestamps.py",
     "metrics_core/families/base.py",

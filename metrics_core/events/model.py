@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
 
 FAMILIES: tuple[str, ...] = ("clickstream", "email", "social", "survey", "customer")
 
@@ -27,13 +27,15 @@ class Reason(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"  # more than 5 minutes ahead of now
 
 
-class Event(NamedTuple):
+@dataclass(frozen=True)
+class Event:
     """One valid event, normalised.
 
     `ts_ms` is the event time in integer milliseconds since the epoch; `fields` holds the
     type-specific fields of DESIGN §3 with their defaults applied (e.g. `count`=1 where the
-    type takes a count, `scale_max`=5, `currency`="USD"). A named tuple: one is built per
-    event on the hot path, at a third of a frozen dataclass's cost.
+    type takes a count, `scale_max`=5, `currency`="USD"). This module is compiled (mypyc):
+    `Event` is then a native class, built in C once per event and read by compiled code
+    without an attribute lookup.
     """
 
     event_id: str

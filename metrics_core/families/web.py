@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import orjson
 
@@ -155,12 +156,6 @@ def _session_changes(
         count(exit_ms, labels.exit_name(prop, exit_page), sign)
 
 
-def _load(raw: bytes | None, live_from_ms: int) -> list[Session]:
-    if not raw:
-        return []
-    return [s for s in map(Session._make, orjson.loads(raw)) if s.last_ms >= live_from_ms]
-
-
 class WebFamily:
     """Clickstream events -> counters, uniques and live-revised sessions (DESIGN §4)."""
 
@@ -204,15 +199,83 @@ class WebFamily:
         labels: _Labels,
         changes: Changes,
     ) -> None:
-        """Retract the entity's sessions as they were, add them as they are now."""
-        before = _load(raw, ctx.now_ms - ctx.retention_ms)
-        after = list(before)
+        """The entity's sessions (stored as JSON lists) revised by this batch's views of it."""
+        live_from_ms = ctx.now_ms - ctx.retention_ms
+        stored: list[list[Any]] = [s for s in orjson.loads(raw) if s[1] >= live_from_ms] if raw else []
         prop = entity_views[0][2]
         timeout = None if entity_views[0][3] else ctx.session_timeout_ms
-        for ts_ms, page, _, _ in entity_views:
-            after = add_view(after, ts_ms, page, timeout)
-        kept = set(before).intersection(after)  # unchanged sessions would cancel out anyway
-        _session_changes([x for x in before if x not in kept], -1, prop, labels, changes)
-        _session_changes([x for x in after if x not in kept], +1, prop, labels, changes)
-        expire_at = max(s.last_ms for s in after) + ctx.retention_ms
-        changes.put_state(key, orjson.dumps([list(s) for s in after]), expire_at)
+        if len(entity_views) == 1 and len(stored) <= 1:  # nearly every entity of a batch
+            ts_ms, page = entity_views[0][0], entity_views[0][1]
+            _one_view(key, stored[0] if stored else None, ts_ms, page, prop, timeout, ctx, labels, changes)
+            return
+        _revise_sessions(key, [Session._make(s) for s in stored], entity_views, timeout, ctx, labels, changes)
+
+
+def _revise_sessions(
+    key: str,
+    before: list[Session],
+    entity_views: list[tuple[int, str, str, bool]],
+    timeout: int | None,
+    ctx: Context,
+    labels: _Labels,
+    changes: Changes,
+) -> None:
+    """Any views, any live sessions: retract the sessions as they were, add them as they are now."""
+    prop = entity_views[0][2]
+    after = list(before)
+    for ts_ms, page, _, _ in entity_views:
+        after = add_view(after, ts_ms, page, timeout)
+    kept = set(before).intersection(after)  # unchanged sessions would cancel out anyway
+    _session_changes([x for x in before if x not in kept], -1, prop, labels, changes)
+    _session_changes([x for x in after if x not in kept], +1, prop, labels, changes)
+    expire_at = max(s.last_ms for s in after) + ctx.retention_ms
+    changes.put_state(key, orjson.dumps([list(s) for s in after]), expire_at)
+
+
+def _one_view(
+    key: str,
+    old: list[Any] | None,
+    ts_ms: int,
+    page: str,
+    prop: str,
+    timeout: int | None,
+    ctx: Context,
+    labels: _Labels,
+    changes: Changes,
+) -> None:
+    """`WebFamily._revise` for one view and at most one live session, as net deltas.
+
+    The same changes as retracting the session and adding the revised one (zero deltas left
+    out), without building the sessions: most page views of a batch are a visitor's first in
+    retention or the next view of their one open session.
+    """
+    count = changes.count
+    started = labels.name("ss", prop)
+    if old is None or not (timeout is None or old[0] - timeout <= ts_ms <= old[1] + timeout):
+        count(ts_ms, started)  # a session of its own: one view, a bounce, no duration
+        count(ts_ms, labels.name("bs", prop))
+        count(ts_ms, labels.exit_name(prop, page))
+        new = [ts_ms, ts_ms, 1, ts_ms, page]
+        sessions = [new] if old is None else sorted([old, new])
+        expire_at = max(ts_ms, old[1]) if old is not None else ts_ms
+        changes.put_state(key, orjson.dumps(sessions), expire_at + ctx.retention_ms)
+        return
+    first_ms, last_ms, views, exit_ms, exit_page = old
+    new_first, new_last = min(first_ms, ts_ms), max(last_ms, ts_ms)
+    new_exit_ms, new_exit_page = max((exit_ms, exit_page), (ts_ms, page))
+    duration = labels.name("sd", prop)
+    if new_first != first_ms:
+        count(first_ms, started, -1)
+        count(new_first, started)
+        if last_ms > first_ms:
+            count(first_ms, duration, first_ms - last_ms)
+        count(new_first, duration, new_last - new_first)
+    elif new_last != last_ms:
+        count(first_ms, duration, new_last - last_ms)
+    if views == 1:
+        count(first_ms, labels.name("bs", prop), -1)
+    if new_exit_ms != exit_ms or new_exit_page != exit_page:
+        count(exit_ms, labels.exit_name(prop, exit_page), -1)
+        count(new_exit_ms, labels.exit_name(prop, new_exit_page))
+    sessions = [[new_first, new_last, views + 1, new_exit_ms, new_exit_page]]
+    changes.put_state(key, orjson.dumps(sessions), new_last + ctx.retention_ms)
