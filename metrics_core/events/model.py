@@ -27,22 +27,42 @@ class Reason(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"  # more than 5 minutes ahead of now
 
 
-@dataclass(frozen=True)
 class Event:
-    """One valid event, normalised.
+    """One valid event, normalised; treated as immutable.
 
     `ts_ms` is the event time in integer milliseconds since the epoch; `fields` holds the
     type-specific fields of DESIGN §3 with their defaults applied (e.g. `count`=1 where the
-    type takes a count, `scale_max`=5, `currency`="USD"). This module is compiled (mypyc):
-    `Event` is then a native class, built in C once per event and read by compiled code
-    without an attribute lookup.
+    type takes a count, `scale_max`=5, `currency`="USD"). One is built per event on the hot
+    path: this module is compiled (mypyc), so `Event` is a native class, built in C and read
+    by compiled code without an attribute lookup. (A frozen dataclass would get a Python
+    `__init__`, three times slower than a named tuple; this is a third faster than one.)
     """
 
-    event_id: str
-    type: str
-    ts_ms: int
-    property: str
-    fields: Mapping[str, Any]
+    __match_args__ = ("event_id", "type", "ts_ms", "property", "fields")
+
+    def __init__(
+        self, event_id: str, type: str, ts_ms: int, property: str, fields: Mapping[str, Any]
+    ) -> None:
+        self.event_id = event_id
+        self.type = type
+        self.ts_ms = ts_ms
+        self.property = property
+        self.fields = fields
+
+    def _astuple(self) -> tuple[str, str, int, str, Mapping[str, Any]]:
+        return (self.event_id, self.type, self.ts_ms, self.property, self.fields)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self._astuple() == other._astuple()
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(event_id={self.event_id!r}, type={self.type!r}, ts_ms={self.ts_ms!r}, "
+            f"property={self.property!r}, fields={self.fields!r})"
+        )
 
     @builtins.property
     def family(self) -> str:
