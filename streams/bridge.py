@@ -98,10 +98,19 @@ class FamilyBridge:
         return [result for result in results if not isinstance(result, BaseException)]
 
     async def _apply_partition(self, topic: str, partition: int, records: list[RecordLike]) -> Outcome:
+        """One partition's records, `batch_size` at a time (a fetch may hold many thousands).
+
+        Partitions run concurrently, so while Redis commits one partition's batch Python
+        computes another's; smaller batches leave less of the last commit to wait for.
+        """
         highwater = self._highwater(topic, partition)  # before: records arriving meanwhile are new
-        outcome = await self._apply(topic, partition, records)
+        size = self._settings.batch_size
+        outcomes = [
+            await self._apply(topic, partition, records[start : start + size])
+            for start in range(0, len(records), size)
+        ]
         self._progress.applied(topic, partition, max(r.offset for r in records), highwater)
-        return outcome
+        return _combined(outcomes)
 
     async def _apply(self, topic: str, partition: int, records: list[RecordLike]) -> Outcome:
         source = self._sources[topic]
@@ -168,6 +177,19 @@ class FamilyBridge:
             )
         if messages:
             await self._sender.send_batch(messages)
+
+
+def _combined(outcomes: Sequence[Outcome]) -> Outcome:
+    """The outcomes of a partition's consecutive batches as one."""
+    return Outcome(
+        applied=sum(o.applied for o in outcomes),
+        duplicates=sum(o.duplicates for o in outcomes),
+        rejected=sum(o.rejected for o in outcomes),
+        late=sum(o.late for o in outcomes),
+        forwarded=sum(o.forwarded for o in outcomes),
+        fenced=all(o.fenced for o in outcomes),
+        attempts=max(o.attempts for o in outcomes),
+    )
 
 
 def _most_serious(failures: Sequence[BaseException]) -> BaseException:

@@ -12,7 +12,7 @@ import pytest
 from metrics_core.errors import StoreUnavailable
 from metrics_core.registry import family_logic
 from metrics_core.settings import Settings
-from metrics_core.store.base import ShardId, Snapshot
+from metrics_core.store.base import Commit, ShardId, Snapshot
 from metrics_core.store.memory import MemoryStore
 from streams.bridge import FamilyBridge, Source
 from streams.fences import StoreRewound
@@ -72,3 +72,32 @@ async def test_partitions_of_one_batch_are_applied_to_their_own_shards() -> None
     snap0 = await store.snapshot(ShardId("survey", 0), "survey@1|0", [], [], None)
     snap1 = await store.snapshot(ShardId("survey", 1), "survey@1|1", [], [], None)
     assert (snap0.fence, snap1.fence) == (6, 300)
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits: list[int] = []
+
+    async def commit(self, shard: ShardId, commit: Commit) -> int:
+        self.commits.append(commit.last_offset)
+        return await super().commit(shard, commit)
+
+
+async def test_a_partitions_records_are_applied_batch_size_at_a_time() -> None:
+    store = CountingStore()
+    bridge = FamilyBridge(
+        Settings(windows="5m,1h", batch_size=2),
+        family_logic("survey"),
+        store,
+        Sender(),
+        {"survey": Source("survey", "survey@1", rekey=False)},
+        partitions=1,
+    )
+    (outcome,) = await bridge.handle([_message(0, offset) for offset in range(10, 15)])
+    assert store.commits == [11, 13, 14]  # three batches, in order
+    assert (outcome.applied, outcome.fenced, outcome.attempts) == (5, False, 1)
+    snap = await store.snapshot(ShardId("survey", 0), "survey@1|0", [], [], None)
+    assert snap.fence == 14
+    (again,) = await bridge.handle([_message(0, offset) for offset in range(10, 15)])
+    assert again.fenced and again.applied == 0
