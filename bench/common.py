@@ -22,7 +22,7 @@ import orjson  # noqa: E402
 import redis  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
-from bench.throughput import commandstats, proc_cpu_s, tail  # noqa: E402
+from bench.host import commandstats, proc_cpu_s, tail  # noqa: E402
 from streams.embedded import EmbeddedKafka, EmbeddedRedis  # noqa: E402
 from streams.procs import stop_process  # noqa: E402
 

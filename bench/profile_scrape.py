@@ -31,8 +31,8 @@ if str(ROOT) not in sys.path:
 import redis  # noqa: E402
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
+from bench.host import DEBIAN_REDIS  # noqa: E402
 from bench.scrape import Populator  # noqa: E402
-from bench.throughput import DEBIAN_REDIS  # noqa: E402
 from metrics_core.exposition.collector import PulseCollector  # noqa: E402
 from metrics_core.settings import Settings  # noqa: E402
 from metrics_core.store.redis_reader import RedisReader  # noqa: E402

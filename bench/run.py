@@ -49,9 +49,10 @@ import redis  # noqa: E402
 
 from bench import catchup, freshness, memory, scrape, twoworkers  # noqa: E402
 from bench.common import RETENTION_MS, SEED, Context, Dataset, Result, encode, produce  # noqa: E402
+from bench.host import DEBIAN_REDIS, cleanup_guard, machine  # noqa: E402
 from bench.layers import faust_naive, faust_noop, pulse, quix, raw  # noqa: E402
 from bench.report import render  # noqa: E402
-from bench.throughput import DEBIAN_REDIS, cleanup_guard, machine, make_events  # noqa: E402
+from bench.throughput import make_events  # noqa: E402
 from metrics_core.settings import Settings  # noqa: E402
 from streams.commands import topic_plan  # noqa: E402
 from streams.embedded import EmbeddedKafka, EmbeddedRedis  # noqa: E402

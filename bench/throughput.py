@@ -22,14 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
-import platform
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +33,6 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +46,8 @@ import orjson  # noqa: E402
 import redis  # noqa: E402
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 
+from bench.host import DEBIAN_REDIS, cleanup_guard, commandstats, machine, proc_cpu_s, tail  # noqa: E402
+from bench.pyspy import finish_profiler, hot_spots, start_profiler  # noqa: E402
 from metrics_core.settings import Settings  # noqa: E402
 from metrics_core.store.base import ShardId  # noqa: E402
 from metrics_core.store.redis_store import namespace, shard_prefix  # noqa: E402
@@ -63,11 +60,9 @@ from streams.simulation.web import WebTraffic  # noqa: E402
 
 FAMILY = "clickstream"
 SEED = 20240601
-DEBIAN_REDIS = "/usr/bin/redis-server"
 REBALANCE_S = 3.0  # Tansu admits a group member only after the rebalance timeout
 SEND_CHUNK = 5000
 POLL_S = 0.05
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 # WebTraffic scans its list of open visits on every step (quadratic in the visits open at
 # once), so the traffic comes from many small generators, each at a modest rate.
 GENERATORS = 100
@@ -176,22 +171,6 @@ async def consume_raw(bootstrap: str, topic: str, partitions: int, count: int, t
 # --- layer 2: pulse worker -----------------------------------------------------------------
 
 
-def proc_cpu_s(pid: int | None) -> float:
-    """utime + stime of a live process, in seconds (0 when it is gone)."""
-    if pid is None:
-        return 0.0
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def commandstats(client: redis.Redis) -> dict[str, dict[str, float]]:
-    return {name.removeprefix("cmdstat_"): stats for name, stats in client.info("commandstats").items()}  # type: ignore[union-attr]
-
-
 def accepted_counts(client: redis.Redis, keys: list[str]) -> Counter[str]:
     pipe = client.pipeline(transaction=False)
     for key in keys:
@@ -201,14 +180,6 @@ def accepted_counts(client: redis.Redis, keys: list[str]) -> Counter[str]:
         for name, value in fields.items():
             total[name.decode()] += int(value)
     return total
-
-
-def tail(path: Path, size: int = 4000) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return "(no log)"
-    return data[-size:].decode("utf-8", "replace").strip() or "(empty log)"
 
 
 def spawn(command: str, settings: Settings, log: Path, stack: ExitStack) -> subprocess.Popen[bytes]:
@@ -225,83 +196,6 @@ def spawn(command: str, settings: Settings, log: Path, stack: ExitStack) -> subp
         )
     stack.callback(stop_process, proc, 5.0)
     return proc
-
-
-def start_profiler(pid: int, out: Path, stack: ExitStack) -> subprocess.Popen[bytes] | None:
-    pyspy = Path(sys.executable).parent / "py-spy"
-    if not pyspy.exists():
-        print(f"bench: no {pyspy}; `.venv/bin/pip install py-spy` to profile", file=sys.stderr)
-        return None
-    log = out.with_suffix(out.suffix + ".log")
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [
-                str(pyspy),
-                "record",
-                "--pid",
-                str(pid),
-                "--format",
-                "raw",
-                "--nolineno",
-                "--rate",
-                "200",
-                "--nonblocking",
-                "-o",
-                str(out),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    stack.callback(stop_process, proc, 10.0)
-    return proc
-
-
-def finish_profiler(proc: subprocess.Popen[bytes] | None) -> None:
-    """SIGINT makes py-spy write its output and exit."""
-    if proc is None or proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGINT)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=30)
-
-
-_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*)\)$")
-
-
-def _short(frame: str) -> str:
-    match = _FRAME.match(frame)
-    if not match:
-        return frame
-    path = match["file"]
-    for marker in ("site-packages/", str(ROOT) + "/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-    return f"{match['func']} ({path})"
-
-
-_RECORD = re.compile(r"^(.+?) (\d+)$", re.M | re.S)  # frame names can hold newlines (docstrings)
-
-
-def hot_spots(raw: Path, top: int = 25) -> dict[str, Any]:
-    """Own and inclusive sample counts per function from py-spy's raw (collapsed) output."""
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
-    for match in _RECORD.finditer(raw.read_text()):
-        frames = [" ".join(f.split()) for f in match[1].split(";")]
-        n = int(match[2])
-        frames = [_short(f) for f in frames]
-        total += n
-        own[frames[-1]] += n
-        for frame in set(frames):
-            inclusive[frame] += n
-
-    def shares(counter: Counter[str]) -> list[tuple[str, int, float]]:
-        return [(f, n, n / total) for f, n in counter.most_common(top)] if total else []
-
-    return {"samples": total, "own": shares(own), "inclusive": shares(inclusive)}
 
 
 def scrape_events_total(port: int, topic: str) -> dict[str, float]:
@@ -461,40 +355,6 @@ def table(layers: list[Layer], raw: Layer) -> str:
             f"{layer.cpu_us_per_event / raw.cpu_us_per_event:>10.1f}"
         )
     return "\n".join(lines)
-
-
-def machine() -> dict[str, Any]:
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": os.cpu_count(),
-        "affinity": len(os.sched_getaffinity(0)),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-@contextlib.contextmanager
-def cleanup_guard(stack: ExitStack) -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C; once cleanup starts, further signals cannot cut it short."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
-    stack.callback(lambda: [signal.signal(sig, h) for sig, h in handlers.items()])  # runs last
-    try:
-        yield
-    finally:  # before the stack stops the servers and children
-        for sig in handlers:
-            signal.signal(sig, signal.SIG_IGN)
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
