@@ -258,10 +258,10 @@ def _one_view(
         count(ts_ms, started)  # a session of its own: one view, a bounce, no duration
         count(ts_ms, labels.name("bs", prop))
         count(ts_ms, labels.exit_name(prop, page))
-        new = [ts_ms, ts_ms, 1, ts_ms, page]
+        new: list[Any] = [ts_ms, ts_ms, 1, ts_ms, page]
         sessions = [new] if old is None else sorted([old, new])
-        expire_at = max(ts_ms, old[1]) if old is not None else ts_ms
-        changes.put_state(key, orjson.dumps(sessions), expire_at + ctx.retention_ms)
+        expire_at = max(s[1] for s in sessions) + ctx.retention_ms
+        changes.put_state(key, orjson.dumps(sessions), expire_at)
         return
     first_ms, last_ms, views, exit_ms, exit_page = old
     new_first, new_last = min(first_ms, ts_ms), max(last_ms, ts_ms)
