@@ -1,10 +1,12 @@
-"""A minimal valid example of every event type, and a builder for messages in tests."""
+"""A minimal valid example of every event type, a builder for messages, and decode shortcuts."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+
+from metrics_core.events import Event, Rejection, decode
 
 NOW_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 NOW_RFC3339 = "2024-01-01T00:00:00Z"
@@ -69,3 +71,13 @@ def message(event_type: str, **fields: Any) -> dict[str, Any]:
 def raw(event_type: str, **fields: Any) -> bytes:
     """`message(...)` as JSON bytes."""
     return orjson.dumps(message(event_type, **fields))
+
+
+def decoded(event_type: str, **fields: Any) -> Event | Rejection:
+    return decode(raw(event_type, **fields), event_type.partition(".")[0], NOW_MS)
+
+
+def rejected(event_type: str, **fields: Any) -> Rejection:
+    result = decoded(event_type, **fields)
+    assert isinstance(result, Rejection), result
+    return result
