@@ -61,6 +61,7 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         super().__init__(*args, **kwargs)
         self._waiting: set[Any] = set()  # paused until their fence can be read
         self._next_audit = 0.0
+        self._sought_since_fetch: set[Any] = set()  # partitions a rebalance sought during the last fetch
 
     def _new_consumer_thread(self) -> PromptConsumerThread:
         return PromptConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -72,19 +73,24 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         """Seek to the committed offsets (Faust), then to the positions the store gives."""
         await super().perform_seek()
         self._waiting = set()
-        resume: Positions | None = getattr(self.app, "pulse_resume", None)
         assigned = self.assignment()
-        if resume is None or not assigned:
+        self._sought_since_fetch |= assigned  # a fetch in flight may hold records from before the seek
+        await self._reposition(assigned)
+
+    async def _reposition(self, tps: set[Any]) -> None:
+        """Seek partitions to the positions the store gives; if it cannot say, pause them until it can."""
+        resume: Positions | None = getattr(self.app, "pulse_resume", None)
+        if resume is None or not tps:
             return
         try:
-            positions = await asyncio.wait_for(resume(assigned), RESUME_TIMEOUT_S)
+            positions = await asyncio.wait_for(resume(tps), RESUME_TIMEOUT_S)
         except Exception as exc:  # Redis away
             if not self._handlers():  # Faust's path has no audit to resume them later
                 log.warning("offset fences not read (%s): resuming at Kafka's committed offsets", exc)
                 return
             log.warning("offset fences not read (%s): partitions paused until Redis answers", exc)
-            self._waiting = set(assigned)
-            self.pause_partitions(assigned)
+            self._waiting |= tps
+            self.pause_partitions(tps)
             return
         log.info("resuming at the offset fences: %s", describe(positions, self._committed_offset))
         await self._seek_to(positions)
@@ -129,7 +135,8 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         try:
             while not (consumer_stopped() or fetcher_stopped()):
                 self.diag.set_flag(CONSUMER_FETCHING)
-                batches, others = await self._fetch()
+                fetched, others = await self._fetch()
+                batches, others = await self._sort(fetched, others, await self._straddled())
                 await self._deliver(batches, others)
                 await self._audit()
                 self.diag.unset_flag(CONSUMER_FETCHING)
@@ -140,34 +147,55 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
 
-    async def _fetch(self) -> tuple[dict[str, dict[Any, list[Any]]], list[Any]]:
-        """One fetch: records of batch topics grouped by topic and partition, the rest as messages.
+    async def _straddled(self) -> set[Any]:
+        """Partitions a rebalance sought while the last fetch was in flight, re-positioned at their fences.
 
-        Batch topics take aiokafka's records as they come (no Faust `Message` per record);
-        the other topics get Faust's messages, in order.
+        That fetch's records of them may come from either side of the seek: from before it
+        (they would be applied past the position sought), or from after it (then dropping
+        them skips them). So they are dropped, and the partitions sought again.
         """
-        batches: dict[str, dict[Any, list[Any]]] = {}
+        straddled, self._sought_since_fetch = self._sought_since_fetch, set()
+        if straddled:
+            await self._reposition(straddled & self.assignment())
+        return straddled
+
+    async def _fetch(self) -> tuple[dict[Any, list[Any]], list[Any]]:
+        """One fetch: aiokafka's records by partition (taken as they come), the other topics' messages."""
+        records: dict[Any, list[Any]] = {}
         others: list[Any] = []
+        self._sought_since_fetch = set()
         await self.sleep(0)
         if self.should_stop:
-            return batches, others
+            return records, others
         handlers = self._handlers()
         if self.flow_active:
-            records, active = await self._wait_next_records(1.0)
-            if not records or self.should_stop:
-                return batches, others
+            fetched, active = await self._wait_next_records(1.0)
+            if not fetched or self.should_stop:
+                return records, others
             buffered = self._buffered_partitions
             records = {
-                tp: rs for tp, rs in records.items() if active is None or tp in active or tp in buffered
+                tp: rs for tp, rs in fetched.items() if active is None or tp in active or tp in buffered
             }
         else:  # Faust's getmany waits for the flow (or seeks back), then reads: its messages
-            records = {}
             async for tp, message in self.getmany(timeout=1.0):
                 if tp.topic in handlers:  # batch topics stay on one path: the handler's
                     records.setdefault(tp, []).append(message)
                 else:
                     others.append(message)
+        return records, others
+
+    async def _sort(
+        self, records: Mapping[Any, list[Any]], others: list[Any], stale: set[Any]
+    ) -> tuple[dict[str, dict[Any, list[Any]]], list[Any]]:
+        """A fetch's records grouped by batch topic and partition, the rest as Faust's messages, in order.
+
+        The records of `stale` partitions are dropped: they were sought while it was in flight.
+        """
+        handlers = self._handlers()
+        batches: dict[str, dict[Any, list[Any]]] = {}
         for tp, tp_records in records.items():
+            if tp in stale:
+                continue
             tp_records = await self._fresh(tp, tp_records)
             if not tp_records:
                 continue
