@@ -73,12 +73,20 @@ class Changes:
         self.states[key] = (value, expire_at_ms)
 
 
+Buckets = tuple[tuple[int, int], ...]  # (bucket_ms, start_ms) of each tier
+
+
 @dataclass(frozen=True, slots=True)
 class Spread:
-    """Changes placed in buckets: `counters[(bucket_ms, start_ms)] = {field: delta}`."""
+    """Changes placed in buckets: `counters[(bucket_ms, start_ms)] = {field: delta}`.
+
+    `uniques[(buckets, name)]`: members to add to the unique set `name` in each of those
+    buckets. Seconds that fall in the same bucket of every tier share one entry, so a member
+    travels once per batch, not once per tier (unique sets are most of a commit's bytes).
+    """
 
     counters: dict[tuple[int, int], dict[str, int]]
-    uniques: dict[tuple[int, int, str], set[str]]
+    uniques: dict[tuple[Buckets, str], set[str]]
     samples: dict[tuple[int, int, str], dict[str, float | None]] = field(default_factory=dict)
 
 
@@ -92,15 +100,16 @@ def spread(changes: Changes, tier_spans: Mapping[int, int], now_ms: int) -> Spre
     Zero net deltas (e.g. a session retracted and re-added unchanged) are dropped.
     """
     counters: defaultdict[tuple[int, int], dict[str, int]] = defaultdict(dict)
-    uniques: defaultdict[tuple[int, int, str], set[str]] = defaultdict(set)
+    uniques: defaultdict[tuple[Buckets, str], set[str]] = defaultdict(set)
     for (second, name), delta in changes.counts.items():
         if delta:
             for bucket in _buckets(second * 1000, tier_spans, now_ms):
                 fields = counters[bucket]
                 fields[name] = fields.get(name, 0) + delta
     for (second, name), members in changes.uniques.items():
-        for bucket_ms, start in _buckets(second * 1000, tier_spans, now_ms):
-            uniques[(bucket_ms, start, name)] |= members
+        buckets = tuple(_buckets(second * 1000, tier_spans, now_ms))
+        if buckets:
+            uniques[(buckets, name)] |= members
     samples: defaultdict[tuple[int, int, str], dict[str, float | None]] = defaultdict(dict)
     for (second, name), values in changes.samples.items():
         for bucket_ms, start in _buckets(second * 1000, tier_spans, now_ms):

@@ -76,8 +76,9 @@ class MemoryStore:
         for bucket_key, fields in commit.spread.counters.items():
             for name, delta in fields.items():
                 s.counters[bucket_key][name] += delta
-        for unique_key, members in commit.spread.uniques.items():
-            s.uniques[unique_key] |= members
+        for (buckets, name), members in commit.spread.uniques.items():
+            for bucket_ms, start in buckets:
+                s.uniques[(bucket_ms, start, name)] |= members
         for sample_key, sampled in commit.spread.samples.items():
             distribution = s.samples[sample_key]
             for member, number in sampled.items():

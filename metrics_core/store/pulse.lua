@@ -142,10 +142,16 @@ local function pulse_commit(keys, args)
     end
     redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. c.zk)
   end
-  for _, h in ipairs(c.h) do
-    local key = p .. ':h:' .. h[1]
-    add_in_chunks('PFADD', key, h[3])
-    redis.call('PEXPIREAT', key, h[2])
+  for _, h in ipairs(c.h) do  -- [name, [[width:start, expire at], ...], members]: one set per bucket
+    local buckets, name = h[2], h[1]
+    if type(buckets) ~= 'table' then  -- a worker before 2026-12-03: [width:start:name, expire at, members]
+      buckets, name = {{h[1], h[2]}}, nil
+    end
+    for _, b in ipairs(buckets) do
+      local key = p .. ':h:' .. b[1] .. (name and ':' .. name or '')
+      add_in_chunks('PFADD', key, h[3])
+      redis.call('PEXPIREAT', key, b[2])
+    end
   end
   -- releases first: a value released and admitted again in one batch stays admitted
   for _, l in ipairs(c.lr) do

@@ -129,11 +129,14 @@ def _payload(commit: Commit) -> tuple[bytes, bytes, bytes]:
         ],
         "h": [
             [
-                f"{width}:{start}:{name}",
-                str(start + commit.bucket_expiry_ms[width]),
+                name,
+                [
+                    [f"{width}:{start}", str(start + commit.bucket_expiry_ms[width])]
+                    for width, start in buckets
+                ],
                 sorted(members),
             ]
-            for (width, start, name), members in spread.uniques.items()
+            for (buckets, name), members in spread.uniques.items()
             if members
         ],
         "lt": [

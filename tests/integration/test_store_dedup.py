@@ -6,12 +6,14 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import orjson
 import pytest
+import redis.asyncio as aioredis
 
 from metrics_core.families.changes import Spread
 from metrics_core.store.base import Commit, ShardId, Store, dedup_bucket, fingerprint
 from metrics_core.store.memory import MemoryStore
-from metrics_core.store.redis_store import RedisStore
+from metrics_core.store.redis_store import RedisStore, _payload, shard_prefix
 from streams.embedded import EmbeddedRedis
 
 HOUR_MS = 3_600_000
@@ -98,3 +100,38 @@ async def test_entity_states_are_stored_replaced_and_deleted_byte_for_byte(store
     assert await store.commit(SHARD, second) == 2
     snap = await store.snapshot(SHARD, SOURCE, [], ["k1", "k2", "k3"], 2)
     assert snap.states == {"k1": None, "k2": "ééé".encode(), "k3": b""}
+
+
+@pytest.mark.integration
+async def test_a_unique_set_member_sent_once_lands_in_the_bucket_of_every_tier(
+    redis_server: EmbeddedRedis,
+) -> None:
+    store = RedisStore(redis_server.url, "pulse")
+    await store.setup()
+    tiers = ((5_000, NOW_MS - NOW_MS % 5_000), (60_000, NOW_MS - NOW_MS % 60_000))
+    spread = Spread({}, {(tiers, "uv\x1fshop"): {"v1", "v2"}})
+    commit = replace(_commit(0, 10, []), spread=spread, bucket_expiry_ms={5_000: HOUR_MS, 60_000: HOUR_MS})
+    body = orjson.loads(_payload(commit)[0])
+    assert body["h"] == [["uv\x1fshop", [[f"{w}:{s}", str(s + HOUR_MS)] for w, s in tiers], ["v1", "v2"]]]
+    assert await store.commit(SHARD, commit) == 1
+
+    # a worker of the earlier release sends one entry per bucket: [width:start:name, expire at, members]
+    prefix = shard_prefix("pulse", SHARD)
+    client = aioredis.from_url(redis_server.url, decode_responses=True)
+    old = {
+        **body,
+        "v": "1",
+        "off": "11",
+        "h": [[f"5000:{tiers[0][1]}:au\x1fshop", str(NOW_MS + HOUR_MS), ["u1"]]],
+    }
+    assert await client.fcall("pulse_commit", 1, prefix, orjson.dumps(old), b"", b"") == ["ok", 2]
+    counts = {key: await client.pfcount(key) for key in await client.keys(f"{prefix}:h:*")}
+    ttls = [await client.pttl(key) for key in counts]
+    await client.aclose()
+    await store.close()
+    assert counts == {
+        f"{prefix}:h:5000:{tiers[0][1]}:uv\x1fshop": 2,
+        f"{prefix}:h:60000:{tiers[1][1]}:uv\x1fshop": 2,
+        f"{prefix}:h:5000:{tiers[0][1]}:au\x1fshop": 1,
+    }
+    assert all(ttl > 0 for ttl in ttls)
