@@ -1,92 +1,19 @@
-"""The HTTP layer of `pulse gateway`, in process (aiohttp's TestServer) over a fake sink."""
+"""The HTTP layer of `pulse gateway`, in process (aiohttp's TestServer) over a fake sink:
+native events, auth, limits, content types and garbage, Kafka down, and the gateway's own
+endpoints. The vendor webhooks are in tests/unit/test_gateway_webhooks.py; both share the
+fake sink and `make_client` (tests/unit/gateway_support.py).
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from prometheus_client import CollectorRegistry
 
-from metrics_core.errors import BrokerUnavailable
-from metrics_core.settings import Settings
-from streams.gateway import build_app
-from streams.producer import Message
-from tests.unit.adapters.vendors import raw
-
-NOW_S = 1_735_689_600
-Client = TestClient[Any, Any]
-
-
-class FakeSink:
-    """Records what it is given; `down = True` makes it fail like an unreachable Kafka."""
-
-    def __init__(self) -> None:
-        self.sent: list[Message] = []
-        self.down = False
-
-    @property
-    def connected(self) -> bool:
-        return not self.down
-
-    async def send(self, messages: Sequence[Message]) -> None:
-        if self.down and messages:
-            raise BrokerUnavailable("Kafka did not take 1 messages: connection refused")
-        self.sent.extend(messages)
-
-    async def close(self) -> None:
-        pass
-
-    def values(self) -> list[dict[str, Any]]:
-        return [orjson.loads(value) for _, _, _, value, _ in self.sent]
-
-
-def settings(**overrides: Any) -> Settings:
-    base: dict[str, Any] = {"kafka_url": "kafka://127.0.0.1:1", "topic_prefix": "p."}
-    return Settings(**{**base, **overrides})
-
-
-@pytest.fixture
-async def make_client() -> AsyncIterator[Callable[..., Any]]:
-    """`await make_client(**settings)` -> (client, sink, registry); all closed at teardown."""
-    clients: list[Client] = []
-
-    async def make(**overrides: Any) -> tuple[Client, FakeSink, CollectorRegistry]:
-        sink, registry = FakeSink(), CollectorRegistry()
-        app = build_app(settings(**overrides), sink, registry, clock=lambda: NOW_S)
-        client: Client = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
-        return client, sink, registry
-
-    yield make
-    for client in clients:
-        await client.close()
-
-
-def page_view(event_id: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "type": "clickstream.page_view",
-        "timestamp": NOW_S - 5,
-        "page": "/pricing",
-        "anonymous_id": "v1",
-        **fields,
-    }
-
-
-async def post(client: Client, path: str, body: Any, content_type: str = "application/json", **headers: str):
-    data = body if isinstance(body, bytes) else orjson.dumps(body)
-    response = await client.post(path, data=data, headers={"Content-Type": content_type, **headers})
-    return response.status, await response.json(), response
-
+from tests.unit.gateway_support import NOW_S, page_view, post
+from tests.unit.gateway_support import make_client as make_client  # a fixture, re-exported for pytest
 
 # --- native events
 
@@ -251,145 +178,6 @@ async def test_all_rejected_needs_no_kafka(make_client: Any) -> None:
     sink.down = True
     status, _, _ = await post(client, "/v1/events", [{}])
     assert status == 400  # nothing to write: the answer does not depend on Kafka
-
-
-# --- webhooks
-
-
-def sendgrid_keys() -> tuple[ec.EllipticCurvePrivateKey, str]:
-    private = ec.generate_private_key(ec.SECP256R1())
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, base64.b64encode(der).decode()
-
-
-def sendgrid_headers(private: ec.EllipticCurvePrivateKey, body: bytes, ts: int) -> dict[str, str]:
-    signature = private.sign(str(ts).encode() + body, ec.ECDSA(hashes.SHA256()))
-    return {
-        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-        "X-Twilio-Email-Event-Webhook-Timestamp": str(ts),
-    }
-
-
-async def test_sendgrid_signed_batch(make_client: Any) -> None:
-    private, public = sendgrid_keys()
-    client, sink, registry = await make_client(sendgrid_public_key=public)
-    body = raw("sendgrid_events")
-    status, answer, _ = await post(
-        client, "/v1/webhooks/sendgrid?property=shop", body, **sendgrid_headers(private, body, NOW_S)
-    )
-    assert status == 200
-    assert answer["accepted"] == 11
-    assert answer["ignored"] == {"deferred": 1, "bounce.no_message_id": 1, "group_resubscribe": 1}
-    assert {topic for topic, *_ in sink.sent} == {"p.email"}
-    assert {key for _, _, key, _, _ in sink.sent} == {
-        b"14c5d75ce93",
-        b"14c5d75ce94",
-        b"14c5d75ce95",
-        b"14c5d75ce96",
-    }
-    assert {v["property"] for v in sink.values()} == {"shop"}
-    assert not any(b"@" in value for _, _, _, value, _ in sink.sent)  # no address goes to Kafka
-    ignored = {"route": "sendgrid", "kind": "deferred"}
-    assert registry.get_sample_value("pulse_gateway_ignored_total", ignored) == 1
-    counted = {"route": "sendgrid", "outcome": "accepted"}
-    assert registry.get_sample_value("pulse_gateway_events_total", counted) == 11
-
-
-async def test_sendgrid_retry_sends_identical_messages(make_client: Any) -> None:
-    """A redelivered batch yields the same event ids, keys and bytes: the worker counts it once."""
-    client, sink, _ = await make_client()
-    body = raw("sendgrid_events")
-    await post(client, "/v1/webhooks/sendgrid", body)
-    first = list(sink.sent)
-    await post(client, "/v1/webhooks/sendgrid", body)
-    assert sink.sent[len(first) :] == first
-
-
-@pytest.mark.parametrize("case", ["invalid", "stale", "missing"])
-async def test_sendgrid_bad_signatures_are_401(make_client: Any, case: str) -> None:
-    private, public = sendgrid_keys()
-    client, sink, _ = await make_client(sendgrid_public_key=public)
-    body = raw("sendgrid_events")
-    headers = {
-        "invalid": sendgrid_headers(sendgrid_keys()[0], body, NOW_S),
-        "stale": sendgrid_headers(private, body, NOW_S - 3600),
-        "missing": {},
-    }[case]
-    status, answer, _ = await post(client, "/v1/webhooks/sendgrid", body, **headers)
-    assert (status, answer["error"]) == (401, "bad_signature")
-    assert sink.sent == []
-
-
-async def test_segment_signature(make_client: Any) -> None:
-    client, sink, _ = await make_client(segment_secret="seg-secret")
-    body = raw("segment_page_analytics_js")
-    good = hmac.new(b"seg-secret", body, hashlib.sha1).hexdigest()
-    bad = hmac.new(b"other", body, hashlib.sha1).hexdigest()
-    status, _, _ = await post(client, "/v1/webhooks/segment", body, **{"X-Signature": bad})
-    assert status == 401
-    status, answer, _ = await post(client, "/v1/webhooks/segment", body, **{"X-Signature": good})
-    assert (status, answer["accepted"]) == (200, 1)
-    assert sink.values()[0]["page"] == "/academy/"
-
-
-def stripe_signature(secret: str, body: bytes, ts: int) -> str:
-    v1 = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={ts},v1={v1}"
-
-
-@pytest.mark.parametrize(
-    ("ts", "secret", "expected"),
-    [(NOW_S - 10, "whsec_test", 200), (NOW_S - 10, "whsec_other", 401), (NOW_S - 301, "whsec_test", 401)],
-)
-async def test_stripe_signature(make_client: Any, ts: int, secret: str, expected: int) -> None:
-    client, sink, _ = await make_client(stripe_secret="whsec_test")
-    body = raw("stripe_invoice_paid")
-    status, _, _ = await post(
-        client, "/v1/webhooks/stripe", body, **{"Stripe-Signature": stripe_signature(secret, body, ts)}
-    )
-    assert status == expected
-    assert len(sink.sent) == (1 if expected == 200 else 0)
-
-
-async def test_stripe_unknown_kind_is_acknowledged(make_client: Any) -> None:
-    client, _, registry = await make_client()
-    status, answer, _ = await post(client, "/v1/webhooks/stripe", raw("stripe_customer_created"))
-    assert (status, answer["accepted"], answer["ignored"]) == (200, 0, {"customer.created": 1})
-    kind = {"route": "stripe", "kind": "customer.created"}
-    assert registry.get_sample_value("pulse_gateway_ignored_total", kind) == 1
-
-
-async def test_delighted_update(make_client: Any) -> None:
-    client, sink, _ = await make_client()
-    status, _, _ = await post(client, "/v1/webhooks/delighted", raw("delighted_survey_response_updated"))
-    assert status == 200
-    ((topic, _, key, _, _),) = sink.sent
-    assert (topic, key) == ("p.survey", b"5435")
-
-
-async def test_webhooks_without_signature_take_the_gateway_token(make_client: Any) -> None:
-    client, _, _ = await make_client(gateway_token="t0ken")
-    body = raw("delighted_survey_response_updated")
-    assert (await post(client, "/v1/webhooks/delighted", body))[0] == 401
-    assert (await post(client, "/v1/webhooks/delighted?token=nope", body))[0] == 401
-    assert (await post(client, "/v1/webhooks/delighted?token=t0ken", body))[0] == 200
-    assert (await post(client, "/v1/webhooks/delighted", body, Authorization="Bearer t0ken"))[0] == 200
-
-
-async def test_a_wrong_payload_shape_is_400(make_client: Any) -> None:
-    client, _, _ = await make_client()
-    status, answer, _ = await post(client, "/v1/webhooks/sendgrid", {"event": "delivered"})
-    assert (status, answer["error"]) == (400, "unexpected_payload")
-    assert "JSON array" in answer["detail"]
-
-
-async def test_webhook_with_only_bad_items_is_400(make_client: Any) -> None:
-    client, _, _ = await make_client()
-    status, answer, _ = await post(client, "/v1/webhooks/sendgrid", [{"event": "delivered", "timestamp": 1}])
-    assert status == 400
-    assert answer["rejected"][0]["reason"] == "missing_field" and answer["rejected"][0]["index"] == 0
 
 
 # --- the gateway's own endpoints

@@ -3,19 +3,19 @@
 Times are seconds before N (= NOW_S, an exact hour). Windows 5m (N-300, N], 1h (N-3600, N]
 and 24h (N-86400, N]; no event sits within a bucket of a window's far edge, so no blur is
 involved. Every expected number is worked out by hand in a comment.
+
+Here: the formulas, the worked examples end to end, and the exposition (labels, zero counts,
+no personal data). Revised responses are in tests/unit/test_survey_revisions.py; both share
+the answers and the worker (tests/unit/survey_support.py).
 """
 
 from __future__ import annotations
 
-import itertools
 import subprocess
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
-from metrics_core.batch import Applier, Limits, Outcome, Plan, classify
+from metrics_core.batch import classify
 from metrics_core.exposition.survey import nps_interval
 from metrics_core.families.base import Context
 from metrics_core.families.changes import Changes
@@ -23,81 +23,17 @@ from metrics_core.families.survey import SurveyFamily, response_entity
 from metrics_core.formulas import nps, nps_margin, wilson_interval
 from metrics_core.labels import LabelCap
 from metrics_core.routing import routing_key
-from metrics_core.store.base import ShardId
-from metrics_core.store.memory import MemoryStore
-from metrics_core.windows import Window, retention_ms
-from tests.unit.conftest import HOUR_S, NOW_MS, NOW_S, WINDOWS, Scrape, event, parse, records, scrape_text
-
-N = NOW_S
-RETENTION_MS = retention_ms(WINDOWS)  # 24 h + 1 h
-
-
-# --- payloads
-
-
-def nps_answer(eid: str, ts_s: float, rid: str, score: int, **fields: Any) -> bytes:
-    return event("survey.nps", eid, ts_s, response_id=rid, score=score, **fields)
-
-
-def csat_answer(eid: str, ts_s: float, rid: str, score: int, scale_max: int | None = None, **f: Any) -> bytes:
-    return event("survey.csat", eid, ts_s, response_id=rid, score=score, scale_max=scale_max, **f)
-
-
-def ces_answer(eid: str, ts_s: float, rid: str, score: int, **fields: Any) -> bytes:
-    return event("survey.ces", eid, ts_s, response_id=rid, score=score, **fields)
-
-
-# --- one survey partition's worker on the in-memory store
-
-
-@dataclass
-class Surveys:
-    store: MemoryStore = field(default_factory=MemoryStore)
-    windows: tuple[Window, ...] = WINDOWS
-    label_cap: int = 500
-    next_offset: int = 0
-    applier: Applier = field(init=False)
-
-    def __post_init__(self) -> None:
-        limits = Limits(self.windows, RETENTION_MS, 72 * HOUR_S * 1000, 30 * 60_000, self.label_cap)
-        self.applier = Applier(self.store, SurveyFamily(), limits)
-
-    async def feed(self, *values: bytes, now_ms: int = NOW_MS) -> Outcome:
-        batch = records(values, self.next_offset)
-        self.next_offset += len(batch)
-        plan = classify(batch, "survey", 0, None, now_ms, RETENTION_MS, 65_536, routing_key)
-
-        async def emit(todo: Plan) -> None:
-            return None
-
-        return await self.applier.apply(ShardId("survey", 0), "survey@1|0", plan, emit, now_ms=now_ms)
-
-    async def feed_each(self, values: Sequence[bytes]) -> None:
-        """One batch per message, in the given order."""
-        for value in values:
-            await self.feed(value)
-
-    def scrape(self, now_ms: int = NOW_MS, label_cap: int | None = None) -> Scrape:
-        cap = self.label_cap if label_cap is None else label_cap
-        return parse(scrape_text(self.store, now_ms, self.windows, cap))
-
-
-def get(scrape: Scrape, name: str, window: str, survey: str = "default", **labels: str) -> float | None:
-    return scrape.get(name, window=window, property="default", survey=survey, **labels)
-
-
-def nps_counts(scrape: Scrape, window: str, survey: str = "default") -> tuple[float | None, ...]:
-    return tuple(
-        get(scrape, "pulse_nps_responses", window, survey, category=c)
-        for c in ("promoter", "passive", "detractor")
-    )
-
-
-def survey_samples(scrape: Scrape) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    return {
-        k: v for k, v in scrape.samples.items() if k[0].startswith(("pulse_nps", "pulse_csat", "pulse_ces"))
-    }
-
+from tests.unit.conftest import HOUR_S, NOW_MS, records
+from tests.unit.survey_support import (
+    RETENTION_MS,
+    N,
+    Surveys,
+    ces_answer,
+    csat_answer,
+    get,
+    nps_answer,
+    nps_counts,
+)
 
 # --- the formulas, with the issue's worked examples
 
@@ -188,125 +124,6 @@ async def test_ces_is_the_mean_of_1_to_7() -> None:
     scrape = pulse.scrape()
     assert get(scrape, "pulse_ces_responses", "5m") == 7
     assert get(scrape, "pulse_ces_score", "5m") == 4.0  # (1 + 2 + ... + 7) / 7 = 28 / 7
-
-
-# --- revisions in place, anchored to the first submission
-
-
-async def test_an_update_arriving_before_the_original_still_wins() -> None:
-    pulse = Surveys()
-    await pulse.feed(nps_answer("upd", N - 60, "r1", 3))  # the update (later event time) first
-    await pulse.feed(nps_answer("orig", N - 200, "r1", 10))  # then the original
-    scrape = pulse.scrape()
-    assert nps_counts(scrape, "5m") == (0, 0, 1)  # the later version (3) wins: a detractor
-    assert get(scrape, "pulse_nps_score", "5m") == -100.0  # 100 · (0 − 1) / 1
-
-
-async def test_an_update_moves_the_category_and_keeps_the_total() -> None:
-    pulse = Surveys()
-    await pulse.feed(nps_answer("orig", N - 200, "r1", 10), nps_answer("x", N - 150, "r2", 8))
-    before = pulse.scrape()
-    assert nps_counts(before, "5m") == (1, 1, 0)
-    assert get(before, "pulse_nps_score", "5m") == 50.0  # 100 · (1 − 0) / 2
-    await pulse.feed(nps_answer("upd", N - 60, "r1", 2))
-    after = pulse.scrape()
-    assert nps_counts(after, "5m") == (0, 1, 1)  # promoter -> detractor
-    assert get(after, "pulse_nps_score_sample_size", "5m") == 2  # total unchanged
-    assert get(after, "pulse_nps_score", "5m") == -50.0  # 100 · (0 − 1) / 2
-
-
-async def test_an_update_two_hours_later_stays_at_the_first_submission() -> None:
-    pulse = Surveys()
-    await pulse.feed(csat_answer("orig", N - 2 * HOUR_S - 60, "r1", 2))
-    await pulse.feed(csat_answer("upd", N - 60, "r1", 5))
-    scrape = pulse.scrape()
-    assert get(scrape, "pulse_csat_responses", "24h") == 1  # anchored at N-7260: 24h only
-    assert get(scrape, "pulse_csat_positive_responses", "24h") == 1  # with the update's 5
-    assert get(scrape, "pulse_csat_ratio", "24h") == 1.0
-    for window in ("5m", "1h"):  # not counted again where the update happened
-        assert get(scrape, "pulse_csat_responses", window) == 0
-        assert get(scrape, "pulse_csat_ratio_sample_size", window) == 0
-        assert get(scrape, "pulse_csat_ratio", window) is None  # 0 responses: no ratio
-        assert get(scrape, "pulse_csat_ratio_lower", window) is None
-
-
-async def test_an_older_version_arriving_late_moves_the_anchor() -> None:
-    pulse = Surveys()
-    await pulse.feed(ces_answer("upd", N - 100, "r1", 6))
-    assert get(pulse.scrape(), "pulse_ces_responses", "5m") == 1  # anchored at N-100 so far
-    await pulse.feed(ces_answer("orig", N - 1000, "r1", 2))  # the first submission, late
-    scrape = pulse.scrape()
-    assert get(scrape, "pulse_ces_responses", "5m") == 0  # moved to N-1000: out of 5m
-    assert get(scrape, "pulse_ces_score", "5m") is None
-    assert get(scrape, "pulse_ces_responses", "1h") == 1
-    assert get(scrape, "pulse_ces_score", "1h") == 6.0  # the latest version's score
-
-
-async def test_duplicates_and_stale_replays_never_count_twice() -> None:
-    pulse = Surveys()
-    first = await pulse.feed(nps_answer("a", N - 200, "r1", 9), nps_answer("a", N - 200, "r1", 9))
-    assert (first.applied, first.duplicates) == (1, 1)
-    # the same version again under a new event id (a re-sent webhook), and a stale version
-    await pulse.feed(nps_answer("a-again", N - 200, "r1", 9), nps_answer("old", N - 250, "r1", 9))
-    scrape = pulse.scrape()
-    assert nps_counts(scrape, "5m") == (1, 0, 0)
-    assert get(scrape, "pulse_nps_score_sample_size", "5m") == 1
-
-
-async def test_versions_in_one_batch() -> None:
-    pulse = Surveys()
-    await pulse.feed(
-        nps_answer("v2", N - 100, "r1", 7),
-        nps_answer("v1", N - 200, "r1", 0),
-        nps_answer("v3", N - 50, "r1", 10),
-    )
-    assert nps_counts(pulse.scrape(), "5m") == (1, 0, 0)  # v3 wins, anchored at v1 (N-200)
-
-
-REVISED = [
-    nps_answer("n1", N - 200, "r1", 10),
-    nps_answer("n2", N - 4000, "r1", 6),  # the first submission (1h: no; 24h: yes)
-    nps_answer("n3", N - 100, "r1", 8),  # the latest: a passive
-    csat_answer("c1", N - 120, "r2", 3),
-    csat_answer("c2", N - 110, "r2", 5, survey_id="post-support"),  # moves r2 to another survey
-]
-
-
-async def test_every_arrival_order_gives_the_same_scrape() -> None:
-    reference = Surveys()
-    await reference.feed(*REVISED)
-    expected = survey_samples(reference.scrape())
-    assert nps_counts(reference.scrape(), "24h") == (0, 1, 0)  # n3, anchored at N-4000
-    assert nps_counts(reference.scrape(), "1h") == (0, 0, 0)
-    assert get(reference.scrape(), "pulse_csat_ratio", "5m", "post-support") == 1.0
-    assert get(reference.scrape(), "pulse_csat_responses", "5m") is None  # r2 left "default"
-    for order in itertools.permutations(REVISED):
-        pulse = Surveys()
-        await pulse.feed_each(order)
-        assert survey_samples(pulse.scrape()) == expected
-
-
-async def test_equal_event_times_break_the_same_way_in_any_order() -> None:
-    a, b = nps_answer("tie-a", N - 60, "r1", 10), nps_answer("tie-b", N - 60, "r1", 0)
-    one, two = Surveys(), Surveys()
-    await one.feed_each([a, b])
-    await two.feed_each([b, a])
-    assert survey_samples(one.scrape()) == survey_samples(two.scrape())
-    assert get(one.scrape(), "pulse_nps_score_sample_size", "5m") == 1
-
-
-async def test_one_response_answers_several_types() -> None:
-    pulse = Surveys()
-    await pulse.feed(
-        nps_answer("n", N - 60, "r1", 9),
-        csat_answer("c", N - 4000, "r1", 1),  # the response's first submission
-        ces_answer("e", N - 30, "r1", 2),
-    )
-    scrape = pulse.scrape()
-    assert nps_counts(scrape, "1h") == (0, 0, 0)  # all three answers anchored at N-4000
-    assert nps_counts(scrape, "24h") == (1, 0, 0)
-    assert get(scrape, "pulse_csat_responses", "24h") == 1
-    assert get(scrape, "pulse_ces_score", "24h") == 2.0
 
 
 # --- exposition: labels, zero counts, no personal data
