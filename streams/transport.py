@@ -152,11 +152,13 @@ class BatchingConsumer(aiokafka_driver.Consumer):
 
         That fetch's records of them may come from either side of the seek: from before it
         (they would be applied past the position sought), or from after it (then dropping
-        them skips them). So they are dropped, and the partitions sought again.
+        them skips them). So they are dropped, and the partitions sought again. Without
+        `app.pulse_resume` nothing could seek them again: they are kept, as Faust does.
         """
         straddled, self._sought_since_fetch = self._sought_since_fetch, set()
-        if straddled:
-            await self._reposition(straddled & self.assignment())
+        if not straddled or getattr(self.app, "pulse_resume", None) is None:
+            return set()
+        await self._reposition(straddled & self.assignment())
         return straddled
 
     async def _fetch(self) -> tuple[dict[Any, list[Any]], list[Any]]:

@@ -178,3 +178,14 @@ async def test_a_rebalance_during_a_fetch_repositions_at_the_fences(read_first: 
     broker.during_fetch[3] = (rebalance, read_first)
     await drain(consumer, store, 300)
     exactly_once(store, 300)
+
+
+async def test_without_offset_fences_a_rebalance_keeps_what_the_fetch_read() -> None:
+    # an app without `pulse_resume` (Faust's committed offsets only): nothing could seek the
+    # partitions again, so the records a straddling fetch read after the seek are delivered
+    broker, store = Broker(length=300), Store()
+    consumer = consumer_over(broker, store)
+    del consumer.app.pulse_resume  # type: ignore[attr-defined]
+    broker.during_fetch[3] = (consumer.perform_seek, False)
+    await drain(consumer, store, 300)
+    exactly_once(store, 300)
