@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
@@ -134,14 +134,17 @@ def merge(a: Message, b: Message) -> Message:
     >>> m.campaign, m.anchor_ms, m.first_ms, sorted(m.flags), merge(y, x) == m
     ('fall', 9000, 5000, ['op'], True)
     """
-    first = min(a, b, key=lambda m: (m.campaign_rank, m.campaign, m.prop))
-    return replace(
-        first,
-        first_ms=min(a.first_ms, b.first_ms),
-        sent_ms=_earliest(a.sent_ms, b.sent_ms),
-        delivered_ms=_earliest(a.delivered_ms, b.delivered_ms),
-        flags=a.flags | b.flags,
-        bounce=_severest(a.bounce, b.bounce),
+    # min(a, b, key=...) without the key function's calls: a on a tie, as min() does
+    first = a if (a.campaign_rank, a.campaign, a.prop) <= (b.campaign_rank, b.campaign, b.prop) else b
+    return Message(  # not dataclasses.replace: it inspects the fields on every call (~2.7 µs)
+        first.prop,
+        first.campaign,
+        first.campaign_rank,
+        min(a.first_ms, b.first_ms),
+        _earliest(a.sent_ms, b.sent_ms),
+        _earliest(a.delivered_ms, b.delivered_ms),
+        a.flags | b.flags,
+        _severest(a.bounce, b.bounce),
     )
 
 

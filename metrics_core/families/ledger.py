@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import orjson
@@ -110,6 +110,14 @@ class Ledger:
             d["n"],
         )
 
+    # the copies a revision makes: not dataclasses.replace, which inspects the fields on
+    # every call (~2.7 µs, a third of the family's time per event)
+    def with_orders(self, orders: tuple[tuple[int, str], ...], lifetime_orders: int) -> Ledger:
+        return Ledger(self.prop, self.subs, self.base, self.active_now, orders, lifetime_orders)
+
+    def with_active_now(self, active_now: tuple[str, str] | None) -> Ledger:
+        return Ledger(self.prop, self.subs, self.base, active_now, self.orders, self.lifetime_orders)
+
     def dump(self) -> bytes:
         return orjson.dumps(
             {
@@ -193,9 +201,8 @@ def _add_orders(ledger: Ledger, events: Sequence[Event], ctx: Context) -> tuple[
         orders.append((event.ts_ms, fp))
         currency = ctx.labels.fold("currency", sanitize(fields["currency"]), ctx.now_ms)
         added.append(Order(event.ts_ms, currency, round(amount * MICROS)))
-    return replace(
-        ledger, orders=tuple(sorted(orders)), lifetime_orders=len(added) + ledger.lifetime_orders
-    ), added
+    orders_after = tuple(sorted(orders))
+    return ledger.with_orders(orders_after, len(added) + ledger.lifetime_orders), added
 
 
 def revise(events: Sequence[Event], before: Ledger, prop: str, ctx: Context) -> tuple[Ledger, list[Order]]:
@@ -204,12 +211,13 @@ def revise(events: Sequence[Event], before: Ledger, prop: str, ctx: Context) -> 
     subs = sorted([*before.subs, *(_sub_of(e) for e in events if e.type in KINDS)], key=lambda s: s.order)
     base, kept = compact(before.base, subs, horizon)
     orders = tuple(o for o in before.orders if o[0] > horizon)
-    ledger, added = _add_orders(replace(before, prop=prop, subs=kept, base=base, orders=orders), events, ctx)
+    compacted = Ledger(prop, kept, base, before.active_now, orders, before.lifetime_orders)
+    ledger, added = _add_orders(compacted, events, ctx)
     now = status(ledger.base, ledger.subs)
     active_now = None
     if now.active:
         active_now = (prop, ctx.labels.fold("plan", sanitize(now.plan or NO_PLAN), ctx.now_ms))
-    return replace(ledger, active_now=active_now), added
+    return ledger.with_active_now(active_now), added
 
 
 def _transition_changes(ledger: Ledger, sign: int, changes: Changes) -> None:
