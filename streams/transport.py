@@ -77,23 +77,29 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         self._sought_since_fetch |= assigned  # a fetch in flight may hold records from before the seek
         await self._reposition(assigned)
 
-    async def _reposition(self, tps: set[Any]) -> None:
-        """Seek partitions to the positions the store gives; if it cannot say, pause them until it can."""
+    async def _reposition(self, tps: set[Any]) -> bool:
+        """Seek partitions to the positions the store gives; if it cannot say, pause them until it can.
+
+        False when they stay where Kafka's committed offsets put them (no store to ask).
+        """
         resume: Positions | None = getattr(self.app, "pulse_resume", None)
-        if resume is None or not tps:
-            return
+        if resume is None:
+            return False
+        if not tps:
+            return True
         try:
             positions = await asyncio.wait_for(resume(tps), RESUME_TIMEOUT_S)
         except Exception as exc:  # Redis away
             if not self._handlers():  # Faust's path has no audit to resume them later
                 log.warning("offset fences not read (%s): resuming at Kafka's committed offsets", exc)
-                return
+                return False
             log.warning("offset fences not read (%s): partitions paused until Redis answers", exc)
             self._waiting |= tps
             self.pause_partitions(tps)
-            return
+            return True
         log.info("resuming at the offset fences: %s", describe(positions, self._committed_offset))
         await self._seek_to(positions)
+        return True
 
     async def _audit(self) -> None:
         """Every few seconds, between deliveries: re-read what the store lost, resume waiting partitions."""
@@ -155,11 +161,10 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         them skips them). So they are dropped, and the partitions sought again. Without
         `app.pulse_resume` nothing could seek them again: they are kept, as Faust does.
         """
-        straddled, self._sought_since_fetch = self._sought_since_fetch, set()
-        if not straddled or getattr(self.app, "pulse_resume", None) is None:
-            return set()
-        await self._reposition(straddled & self.assignment())
-        return straddled
+        straddled = self._sought_since_fetch
+        if straddled and await self._reposition(straddled & self.assignment()):
+            return straddled
+        return set()
 
     async def _fetch(self) -> tuple[dict[Any, list[Any]], list[Any]]:
         """One fetch: aiokafka's records by partition (taken as they come), the other topics' messages."""

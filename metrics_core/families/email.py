@@ -136,7 +136,7 @@ def merge(a: Message, b: Message) -> Message:
     """
     # min(a, b, key=...) without the key function's calls: a on a tie, as min() does
     first = a if (a.campaign_rank, a.campaign, a.prop) <= (b.campaign_rank, b.campaign, b.prop) else b
-    return Message(  # not dataclasses.replace: it inspects the fields on every call (~2.7 µs)
+    return Message(  # not dataclasses.replace: it inspects the fields on every call (~2 µs)
         first.prop,
         first.campaign,
         first.campaign_rank,
